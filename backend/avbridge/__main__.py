@@ -1,0 +1,3 @@
+from avbridge.cli import main
+
+raise SystemExit(main())
