@@ -1,0 +1,56 @@
+"""Motion: phoneme timelines, audio and features -> Track.
+
+A generator is chosen by name (`load_generator`), and makes one `MotionStream` per utterance. The
+stream is fed the utterance's audio in order, chunk by chunk (with the chunk's phoneme timeline when
+there is one), and returns the frames that the new audio covers: frame n lies at n / fps seconds
+from the first sample, and after `push`es totalling S samples exactly ceil(S * fps / sample_rate)
+frames have come out. So audio and frames can never drift apart, however the audio is cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from avbridge.speech import Phoneme
+from avbridge.track import Track
+
+
+@dataclass
+class MotionParams:
+    """Controls a session can set. Values outside their range are clipped by the session."""
+    expressiveness: float = 1.0      # 0 (still) .. 2 (lively): scales head motion and brows
+    articulation: float = 1.0        # 0.2 .. 2: scales mouth opening
+    blink_rate_per_min: float = 17.0
+    emotion: str = "neutral"
+    emotion_intensity: float = 0.0   # 0 .. 1
+    extra: dict = field(default_factory=dict)
+
+
+class MotionStream(Protocol):
+    def push(self, pcm: np.ndarray, phonemes: Sequence[Phoneme] | None = None) -> Track:
+        """Frames for the samples `pcm` adds. Phoneme times are relative to pcm[0]."""
+
+    def finish(self) -> Track:
+        """Frames still owed after the last push (usually none)."""
+
+
+class MotionGenerator(Protocol):
+    name: str
+
+    def start(self, fps: float, sample_rate: int, params: MotionParams | None = None,
+              seed: int | None = None) -> MotionStream: ...
+
+
+def frames_covering(samples: int, fps: float, sample_rate: int) -> int:
+    """How many frames (at n / fps, n = 0, 1, ...) start before `samples` samples have played."""
+    return int(np.ceil(samples * fps / sample_rate - 1e-9))
+
+
+def load_generator(spec: str = "procedural") -> MotionGenerator:
+    if spec == "procedural":
+        from avbridge.motion.procedural import ProceduralGenerator
+        return ProceduralGenerator()
+    raise ValueError(f"unknown motion generator {spec!r}; available: procedural")
