@@ -1,0 +1,39 @@
+"""Server configuration: one typed dataclass, filled from the command line or by code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from avbridge.protocol.schema import MAX_BULK_BYTES
+
+
+@dataclass
+class ServerConfig:
+    endpoint: str = "tcp://127.0.0.1:5570"
+    """ROUTER: requests, replies and each client's own streams. Loopback unless told otherwise."""
+    mirror_endpoint: str | None = "tcp://127.0.0.1:5571"
+    """XPUB: a copy of every stream for observers; None disables it."""
+    voice: str = "piper"
+    motion: str = "procedural"
+    fps: float = 60.0
+    audio_message_s: float = 0.1
+    """Audio per `audio` message; frames are batched to cover the same span."""
+    lead_s: float = 0.5
+    """How far ahead of the session clock a realtime session's stream is sent. Clients buffer this
+    much; an interrupt discards what was sent beyond the cut."""
+    produce_ahead_s: float = 4.0
+    """How far ahead of the session clock synthesis may run before it waits (bounds memory)."""
+    workers: int = 2
+    max_sessions: int = 512
+    max_sessions_per_client: int = 64
+    max_queued_utterances: int = 16
+    max_text_chars: int = 10_000
+    max_bulk_bytes: int = MAX_BULK_BYTES
+    transport_max_bytes: int = 16 * 1024 * 1024
+    """ZMQ_MAXMSGSIZE: a peer sending a bigger frame is disconnected by ZeroMQ itself."""
+    heartbeat_ms: int = 1000
+    heartbeat_timeout_ms: int = 5000
+    send_hwm: int = 2000
+    speech_cache_entries: int = 256
+    min_fps: float = 1.0
+    max_fps: float = 240.0

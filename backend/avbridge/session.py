@@ -1,0 +1,287 @@
+"""Sessions and utterances: one avatar's timeline, its queue of lines and its outgoing stream.
+
+A session's clock starts at 0 when it is opened. Each utterance gets a start time on that clock
+(after the previous one ends), and every stream message carries the time of the media it holds:
+audio chunk k at start + offset / sample_rate, frame n at start + n / fps.
+
+Producers (`produce_say`, `AudioUtterance.push`) run on worker threads and append messages to the
+session's outbox; the service's I/O thread takes them off, paced against the clock. The outbox and
+the utterance's flags are shared between those threads and guarded by `Session.lock`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from avbridge.arkit import ARKIT_BLENDSHAPES
+from avbridge.motion import MotionGenerator, MotionParams, MotionStream
+from avbridge.motion.visemes import viseme_of
+from avbridge.protocol import FRAME_LAYOUT, Message
+from avbridge.speech import SpeechChunk, SpeechEngine
+from avbridge.speech.text import chunk as chunk_text, normalize
+from avbridge.speech.timeline import PAUSE
+from avbridge.track import Track
+
+log = logging.getLogger("avbridge.session")
+
+
+@dataclass
+class Outgoing:
+    """A stream message waiting to be sent, and when: at `media_time - lead` on the session clock."""
+    media_time: float
+    message: Message
+    utterance: str
+
+
+@dataclass
+class Utterance:
+    id: str
+    re: int
+    kind: str                       # "say" or "audio"
+    text: str = ""
+    start: float | None = None      # on the session clock, set when its first media is ready
+    samples: int = 0
+    frames: int = 0
+    sample_rate: int = 0
+    cancelled: bool = False
+    finished: bool = False          # the producer queued its `end`
+    cut: tuple[float, int, int] | None = None   # (time, frames, samples) when interrupted
+    params: MotionParams | None = None          # this line's own emotion, else the session's
+
+
+@dataclass
+class Session:
+    id: str
+    owner: bytes
+    fps: float
+    engine: SpeechEngine
+    generator: MotionGenerator
+    params: MotionParams
+    realtime: bool = True
+    seed: int | None = None
+    created: float = field(default_factory=time.monotonic)
+    lock: threading.Condition = field(default_factory=threading.Condition)
+    outbox: collections.deque = field(default_factory=collections.deque)
+    pending: collections.deque = field(default_factory=collections.deque)   # utterances not yet started
+    active: Utterance | None = None
+    audio_streams: dict = field(default_factory=dict)    # utterance id -> AudioUtterance
+    timeline_free_at: float = 0.0
+    closed: bool = False
+    utterance_counter: int = 0
+
+    def now(self) -> float:
+        """Seconds on this session's timeline."""
+        return time.monotonic() - self.created
+
+    def next_utterance_id(self) -> str:
+        self.utterance_counter += 1
+        return f"u{self.utterance_counter}"
+
+    # -- called by producers (worker threads) -----------------------------------------------
+    def begin(self, utt: Utterance, sample_rate: int, audio: bool) -> float:
+        """Give `utt` its start time and queue its stream header and start event."""
+        with self.lock:
+            utt.start = max(self.now(), self.timeline_free_at)
+            utt.sample_rate = sample_rate
+            header = Message("stream", {
+                "session": self.id, "utterance": utt.id, "time": utt.start, "re": utt.re,
+                "fps": self.fps, "sample_rate": sample_rate, "audio_format": "s16le", "audio": audio,
+                "blendshapes": list(ARKIT_BLENDSHAPES), "frame_layout": list(FRAME_LAYOUT),
+                **({"text": utt.text} if utt.text else {})})
+            self._queue(utt, utt.start, header)
+            self._queue(utt, utt.start, self._event(utt, "utterance_start", utt.start))
+            self.lock.notify_all()
+            return utt.start
+
+    def queue_media(self, utt: Utterance, track: Track, pcm: np.ndarray | None = None,
+                    speech: SpeechChunk | None = None, audio_message_samples: int = 0) -> None:
+        """Queue one produced piece: audio messages (when `audio_message_samples` > 0; `pcm` is
+        always counted on the timeline), frame batches and events, in time order."""
+        items: list[tuple[float, int, Message]] = []
+        sr = utt.sample_rate
+        base = utt.start
+        first_sample = utt.samples
+        if pcm is not None and len(pcm) and audio_message_samples > 0:
+            for offset in range(0, len(pcm), audio_message_samples):
+                piece = pcm[offset:offset + audio_message_samples]
+                at = first_sample + offset
+                items.append((base + at / sr, 1, Message("audio", {
+                    "session": self.id, "utterance": utt.id, "time": base + at / sr, "offset": at},
+                    [piece.astype("<i2").tobytes()])))
+        if speech is not None:
+            t0 = base + first_sample / sr
+            for w in speech.words:
+                items.append((t0 + w.start, 0, self._event(utt, "word", t0 + w.start, text=w.text, end=t0 + w.end)))
+            for p in speech.phonemes:
+                if p.symbol != PAUSE:
+                    items.append((t0 + p.start, 0, self._event(utt, "phoneme", t0 + p.start, phoneme=p.symbol,
+                                                               viseme=viseme_of(p.symbol), end=t0 + p.end)))
+        if len(track):
+            per_message = max(1, int(round(self.fps * audio_message_samples / max(sr, 1))))
+            packed = track.packed()
+            for i in range(0, len(track), per_message):
+                first = track.start_frame + i
+                block = packed[i:i + per_message]
+                items.append((base + first / self.fps, 2, Message("frames", {
+                    "session": self.id, "utterance": utt.id, "time": base + first / self.fps,
+                    "first": first, "count": len(block)}, [block.astype("<f4").tobytes()])))
+        items.sort(key=lambda item: (item[0], item[1]))
+        with self.lock:
+            if utt.cancelled:
+                return
+            for media_time, _, message in items:
+                self._queue(utt, media_time, message)
+            if pcm is not None:
+                utt.samples += len(pcm)
+            utt.frames = track.start_frame + len(track) if len(track) else utt.frames
+            self.lock.notify_all()
+
+    def finish(self, utt: Utterance, status: str = "done", reason: str = "") -> None:
+        """Queue the utterance's end (unless an interrupt already ended it)."""
+        with self.lock:
+            if utt.finished:
+                return
+            utt.finished = True
+            if utt.cancelled:
+                return
+            start = utt.start if utt.start is not None else max(self.now(), self.timeline_free_at)
+            utt.start = start
+            end_time = start + (utt.samples / utt.sample_rate if utt.sample_rate else utt.frames / self.fps)
+            self.timeline_free_at = max(self.timeline_free_at, end_time)
+            if status == "done":
+                self._queue(utt, end_time, self._event(utt, "utterance_end", end_time))
+            self._queue(utt, end_time if status == "done" else start, Message("end", {
+                "session": self.id, "utterance": utt.id, "time": end_time, "status": status,
+                "frames": utt.frames, "samples": utt.samples, "re": utt.re,
+                **({"reason": reason} if reason else {})}))
+            self.lock.notify_all()
+
+    def wait_for_room(self, utt: Utterance, ahead_s: float) -> None:
+        """Block a producer while its queued media runs more than `ahead_s` past the clock."""
+        with self.lock:
+            while (not utt.cancelled and self.realtime and utt.start is not None and utt.sample_rate
+                   and utt.start + utt.samples / utt.sample_rate - self.now() > ahead_s):
+                self.lock.wait(0.05)
+
+    # -- called by the I/O thread -----------------------------------------------------------
+    def interrupt(self, utterance_id: str | None = None) -> list[Utterance]:
+        """Cut the active utterance (or the named one) at the current time and drop everything
+        pending after it; return the utterances that were stopped, with `cut` set."""
+        with self.lock:
+            now = self.now()
+            targets = [u for u in ([self.active] + list(self.pending)) if u is not None and not u.cancelled]
+            if utterance_id is not None:
+                targets = [u for u in targets if u.id == utterance_id]
+            stopped: list[Utterance] = []
+            for utt in targets:
+                utt.cancelled = True
+                if utt.start is None or now < utt.start:
+                    utt.cut = (utt.start if utt.start is not None else now, 0, 0)
+                else:
+                    # Cut on the next frame boundary: the client keeps frames before it, drops the rest.
+                    frame = int(np.ceil((now - utt.start) * self.fps - 1e-9))
+                    frame = min(frame, utt.frames) if utt.finished else frame
+                    cut_time = utt.start + frame / self.fps
+                    samples = int(round(frame / self.fps * utt.sample_rate)) if utt.sample_rate else 0
+                    if utt.finished:
+                        samples = min(samples, utt.samples)
+                    utt.cut = (cut_time, frame, samples)
+                stopped.append(utt)
+            ids = {u.id for u in stopped}
+            self.outbox = collections.deque(o for o in self.outbox if o.utterance not in ids)
+            self.pending = collections.deque(u for u in self.pending if u.id not in ids)
+            if stopped:
+                self.timeline_free_at = min(max(now, 0.0), max(u.cut[0] for u in stopped))
+            self.lock.notify_all()
+            return stopped
+
+    def _queue(self, utt: Utterance, media_time: float, message: Message) -> None:
+        self.outbox.append(Outgoing(media_time, message, utt.id))
+
+    def _event(self, utt: Utterance, name: str, at: float, **fields) -> Message:
+        return Message("event", {"session": self.id, "utterance": utt.id, "time": at, "name": name, **fields})
+
+
+class SpeechCache:
+    """LRU cache of synthesised chunks by (engine, text): NPC lines repeat, and a hit makes the
+    first audio of a repeated line immediate."""
+
+    def __init__(self, entries: int) -> None:
+        self._entries = entries
+        self._items: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, engine: SpeechEngine, text: str) -> SpeechChunk:
+        key = (engine.name, id(engine), text)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        speech = engine.synthesize(text)
+        if self._entries:
+            with self._lock:
+                self._items[key] = speech
+                while len(self._items) > self._entries:
+                    self._items.popitem(last=False)
+        return speech
+
+
+def produce_say(session: Session, utt: Utterance, cache: SpeechCache, audio_message_s: float,
+                produce_ahead_s: float, on_progress: Callable[[], None]) -> None:
+    """Synthesise and animate a `say`, chunk by chunk, queueing the stream as it goes."""
+    engine = session.engine
+    stream: MotionStream | None = None
+    try:
+        for i, piece in enumerate(chunk_text(normalize(utt.text))):
+            if utt.cancelled:
+                break
+            speech = cache.get(engine, piece)
+            if stream is None:
+                session.begin(utt, speech.sample_rate, audio=True)
+                stream = session.generator.start(session.fps, speech.sample_rate, utt.params or session.params,
+                                                 session.seed)
+            track = stream.push(speech.pcm, speech.phonemes)
+            session.queue_media(utt, track, speech.pcm, speech,
+                                max(1, int(audio_message_s * speech.sample_rate)))
+            on_progress()
+            session.wait_for_room(utt, produce_ahead_s)
+        if stream is not None and not utt.cancelled:
+            session.queue_media(utt, stream.finish())
+        if stream is None and not utt.cancelled:
+            session.begin(utt, engine.sample_rate, audio=True)
+        session.finish(utt)
+    except Exception as exc:  # a failing engine must end the utterance, not the server
+        log.exception("utterance failed session=%s utterance=%s", session.id, utt.id)
+        if utt.start is None:
+            session.begin(utt, engine.sample_rate, audio=True)
+        session.finish(utt, "error", f"speech or motion failed: {exc.__class__.__name__}: {exc}")
+    finally:
+        on_progress()
+
+
+class AudioUtterance:
+    """Animation for speech the engine sends itself (`speak_audio`): the audio arrives in pieces,
+    frames go back as soon as each piece is animated. No audio is sent back."""
+
+    def __init__(self, session: Session, utt: Utterance, sample_rate: int) -> None:
+        self.session = session
+        self.utt = utt
+        self.sample_rate = sample_rate
+        self.received = 0
+        self.stream = session.generator.start(session.fps, sample_rate, session.params, session.seed)
+        session.begin(utt, sample_rate, audio=False)
+
+    def push(self, pcm: np.ndarray, final: bool) -> None:
+        track = self.stream.push(pcm, None)
+        self.received += len(pcm)
+        self.session.queue_media(self.utt, track, pcm)
+        if final:
+            self.session.queue_media(self.utt, self.stream.finish())
+            self.session.finish(self.utt)

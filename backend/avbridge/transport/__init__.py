@@ -1,0 +1,1 @@
+"""Sockets: the ZeroMQ server (and the client's socket, in avbridge.client)."""

@@ -1,0 +1,186 @@
+"""ZeroMQ transport: the only place the server touches sockets.
+
+    ROUTER  (config.endpoint)         requests in; replies and each client's own streams out
+    XPUB    (config.mirror_endpoint)  every stream message again, topic frame b"s/<session>" first
+    PULL    (inproc)                  wake-ups from generator threads when new media is queued
+
+One thread owns all three sockets (ZeroMQ sockets are not thread-safe). Sends to clients are
+non-blocking with ROUTER_MANDATORY, so a full pipe (slow client) or a vanished peer is reported
+to the service instead of blocking the loop or silently dropping frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import zmq
+
+from avbridge.config import ServerConfig
+from avbridge.service import Service
+
+log = logging.getLogger("avbridge.server")
+
+_MAX_MESSAGES_PER_TURN = 256   # requests read before the loop flushes streams again
+
+
+class Server:
+    def __init__(self, config: ServerConfig | None = None, context: zmq.Context | None = None) -> None:
+        self.config = config or ServerConfig()
+        self._context = context or zmq.Context.instance()
+        self._stop = threading.Event()
+        self._wake_endpoint = f"inproc://avbridge-wake-{id(self)}"
+        self._wake_lock = threading.Lock()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.endpoint = ""
+        self.mirror_endpoint = ""
+        self._bind()
+        self._wake_push = self._context.socket(zmq.PUSH)
+        self._wake_push.setsockopt(zmq.LINGER, 0)
+        self._wake_push.setsockopt(zmq.SNDHWM, 1)
+        self._wake_push.connect(self._wake_endpoint)
+        self.service = Service(self.config, wake=self._wake)
+
+    def _bind(self) -> None:
+        c = self.config
+        router = self._context.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 200)
+        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        router.setsockopt(zmq.SNDHWM, c.send_hwm)
+        router.setsockopt(zmq.RCVHWM, c.send_hwm)
+        router.setsockopt(zmq.MAXMSGSIZE, c.transport_max_bytes)
+        router.setsockopt(zmq.HEARTBEAT_IVL, c.heartbeat_ms)
+        router.setsockopt(zmq.HEARTBEAT_TIMEOUT, c.heartbeat_timeout_ms)
+        router.setsockopt(zmq.HEARTBEAT_TTL, c.heartbeat_timeout_ms)
+        self.endpoint = _bind(router, c.endpoint)
+        self._router = router
+        self._mirror = None
+        if c.mirror_endpoint:
+            mirror = self._context.socket(zmq.XPUB)
+            mirror.setsockopt(zmq.LINGER, 0)
+            mirror.setsockopt(zmq.SNDHWM, c.send_hwm)
+            mirror.setsockopt(zmq.HEARTBEAT_IVL, c.heartbeat_ms)
+            mirror.setsockopt(zmq.HEARTBEAT_TIMEOUT, c.heartbeat_timeout_ms)
+            self.mirror_endpoint = _bind(mirror, c.mirror_endpoint)
+            self._mirror = mirror
+        self._wake_pull = self._context.socket(zmq.PULL)
+        self._wake_pull.setsockopt(zmq.LINGER, 0)
+        self._wake_pull.bind(self._wake_endpoint)
+
+    # -- running ------------------------------------------------------------------------------
+    def start(self) -> "Server":
+        """Serve on a background thread (for embedding and tests)."""
+        self._thread = threading.Thread(target=self.serve_forever, name="avbridge-io", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> "Server":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def serve_forever(self, handle_signals: bool = False) -> None:
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda signum, frame: self._stop.set())
+        poller = zmq.Poller()
+        poller.register(self._router, zmq.POLLIN)
+        poller.register(self._wake_pull, zmq.POLLIN)
+        if self._mirror is not None:
+            poller.register(self._mirror, zmq.POLLIN)
+        log.info("serving endpoint=%s mirror=%s voice=%s fps=%g", self.endpoint, self.mirror_endpoint or "off",
+                 self.config.voice, self.config.fps)
+        self._ready.set()
+        timeout = 0.05
+        try:
+            while not self._stop.is_set():
+                events = dict(poller.poll(max(1, int(timeout * 1000))))
+                if self._wake_pull in events:
+                    while _drain(self._wake_pull):
+                        pass
+                if self._mirror is not None and self._mirror in events:
+                    while _drain(self._mirror):   # subscriptions: nothing to do but read them
+                        pass
+                if self._router in events:
+                    self._read_requests()
+                timeout = self.service.flush(self._send, self._publish)
+        finally:
+            self._close()
+
+    def _read_requests(self) -> None:
+        for _ in range(_MAX_MESSAGES_PER_TURN):
+            try:
+                parts = self._router.recv_multipart(zmq.NOBLOCK, copy=True)
+            except zmq.Again:
+                return
+            identity, frames = parts[0], parts[1:]
+            for reply in self.service.handle(identity, frames):
+                if self._send(identity, reply) == "gone":
+                    self.service.client_gone(identity)
+                    break
+            self.service.flush(self._send, self._publish)
+
+    def _send(self, identity: bytes, frames: list[bytes]) -> str:
+        try:
+            self._router.send_multipart([identity, *frames], zmq.NOBLOCK, copy=False)
+            return "ok"
+        except zmq.Again:
+            return "again"
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EHOSTUNREACH:
+                return "gone"
+            raise
+
+    def _publish(self, session_id: str, frames: list[bytes]) -> None:
+        if self._mirror is None:
+            return
+        try:
+            self._mirror.send_multipart([b"s/" + session_id.encode(), *frames], zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            pass  # an observer that cannot keep up loses messages; the session's own client does not
+
+    def _wake(self) -> None:
+        with self._wake_lock:
+            try:
+                self._wake_push.send(b"", zmq.NOBLOCK)
+            except zmq.Again:
+                pass  # a wake-up is already pending
+            except zmq.ZMQError:
+                pass  # closing
+
+    def _close(self) -> None:
+        log.info("shutting down sessions=%d", len(self.service.sessions))
+        self.service.shutdown()
+        with self._wake_lock:
+            self._wake_push.close(0)
+        self._wake_pull.close(0)
+        if self._mirror is not None:
+            self._mirror.close(0)
+        self._router.close(200)
+        log.info("stopped")
+
+
+def _bind(socket: zmq.Socket, endpoint: str) -> str:
+    """Bind, and return the endpoint actually bound (a port of 0 or '*' picks a free one)."""
+    if endpoint.endswith(":0"):
+        endpoint = endpoint[:-2] + ":*"
+    socket.bind(endpoint)
+    return socket.getsockopt(zmq.LAST_ENDPOINT).decode()
+
+
+def _drain(socket: zmq.Socket) -> bool:
+    try:
+        socket.recv(zmq.NOBLOCK)
+        return True
+    except zmq.Again:
+        return False
