@@ -1,0 +1,151 @@
+"""The `avbridge` command: serve, say, demo, bench. Thin: the work is in the package."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+from avbridge.config import ServerConfig
+from avbridge.logs import setup_logging
+
+log = logging.getLogger("avbridge")
+
+DEMO_TEXT = (
+    "Hello! I'm your avatar, and my voice, face and head motion all come from one stream. "
+    "Bob bought a big map for fifteen dollars, and maybe we'll explore the mountains by May. "
+    "Watch my lips close on every p, b and m."
+)
+
+
+def _server_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--voice", default="piper", choices=["piper", "espeak"], help="speech engine (default: piper)")
+    p.add_argument("--fps", type=float, default=60.0, help="animation frames per second (default: 60)")
+
+
+def _logging_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-format", default="text", choices=["text", "json"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="avbridge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the streaming server")
+    serve.add_argument("--bind", default="tcp://127.0.0.1:5570", help="ROUTER endpoint (default: loopback)")
+    serve.add_argument("--mirror", default="tcp://127.0.0.1:5571", help="XPUB mirror endpoint, or 'off'")
+    serve.add_argument("--workers", type=int, default=2, help="synthesis threads")
+    serve.add_argument("--lead", type=float, default=0.5, help="seconds streams run ahead of real time")
+    _server_args(serve)
+    _logging_args(serve)
+
+    say = sub.add_parser("say", help="speak TEXT and write speech.wav, track.csv, events.jsonl, plot.png")
+    say.add_argument("text")
+    say.add_argument("--out", default="out", help="output folder (default: ./out)")
+    say.add_argument("--connect", help="a running server's endpoint; default: start one in-process")
+    say.add_argument("--emotion", help="neutral, happy, sad, angry, surprised, concerned")
+    _server_args(say)
+    _logging_args(say)
+
+    demo = sub.add_parser("demo", help="say a few sentences and write the take to --out")
+    demo.add_argument("--out", default="demo_out")
+    demo.add_argument("--connect", help="a running server's endpoint; default: start one in-process")
+    _server_args(demo)
+    _logging_args(demo)
+
+    bench = sub.add_parser("bench", help="latency, real-time factor, jitter and CPU over real sockets")
+    bench.add_argument("--sessions", default="1,10,50", help="concurrent session counts (default: 1,10,50)")
+    bench.add_argument("--seconds", type=float, default=8.0, help="length of each streaming run")
+    bench.add_argument("--repeats", type=int, default=20, help="say requests for the latency figures")
+    bench.add_argument("--markdown", help="also append the tables to this Markdown file")
+    _server_args(bench)
+    _logging_args(bench)
+    return parser
+
+
+@contextlib.contextmanager
+def _endpoint(args) -> str:
+    """The endpoint to talk to: --connect, or a server started here on a free loopback port."""
+    if args.connect:
+        yield args.connect
+        return
+    from avbridge.transport.server import Server
+    server = Server(ServerConfig(endpoint="tcp://127.0.0.1:0", mirror_endpoint=None,
+                                 voice=args.voice, fps=args.fps)).start()
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()
+
+
+def _say_to_files(args, text: str, out: Path) -> int:
+    from avbridge.client import Client
+    from avbridge.export import write_take
+    from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap
+
+    with _endpoint(args) as endpoint, Client(endpoint, timeout=120) as client:
+        session = client.open(fps=args.fps, voice=args.voice, realtime=False)
+        t0 = time.monotonic()
+        options = {"emotion": args.emotion} if getattr(args, "emotion", None) else {}
+        result = session.say(text, timeout=300, **options)
+        first_audio_ms = (result.first_audio_at - t0) * 1000 if result.first_audio_at else float("nan")
+        paths = write_take(out, result.pcm, result.sample_rate, result.track, result.events,
+                           result.start, title=text[:120])
+    gap = lip_gap(result.track.blendshapes)
+    times = result.track.start_frame / result.track.fps + (
+        __import__("numpy").arange(len(result.track)) / result.track.fps)
+    bilabials = [e for e in result.events if e["name"] == "phoneme" and is_bilabial(e["phoneme"])]
+    closed = sum(bool(((times >= b["time"] - result.start - 0.5 / args.fps)
+                       & (times <= b["end"] - result.start + 0.5 / args.fps)
+                       & (gap < LIPS_CLOSED_BELOW)).any()) for b in bilabials)
+    print(f"said {len(text)} characters: {result.duration:.2f} s of audio at {result.sample_rate} Hz, "
+          f"{len(result.track)} frames at {result.track.fps:g} fps; first audio after {first_audio_ms:.0f} ms")
+    print(f"lips closed on {closed} of {len(bilabials)} p/b/m")
+    for kind, path in paths.items():
+        print(f"  {kind:6s} {path}")
+    return 0
+
+
+def _play_if_possible(wav: Path) -> None:
+    try:
+        import sounddevice  # optional: pip install avbridge[audio]
+        import soundfile
+    except ImportError:
+        print("(no audio playback: install sounddevice to hear the take; the wav is written)")
+        return
+    try:
+        data, rate = soundfile.read(str(wav))
+        sounddevice.play(data, rate, blocking=True)
+    except Exception as exc:  # no device on this machine
+        print(f"(no sound device: {exc})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    if args.command == "serve":
+        from avbridge.transport.server import Server
+        config = ServerConfig(endpoint=args.bind, mirror_endpoint=None if args.mirror == "off" else args.mirror,
+                              voice=args.voice, fps=args.fps, workers=args.workers, lead_s=args.lead)
+        server = Server(config)
+        server.service.engine(config.voice)   # load the voice before the first client waits on it
+        server.serve_forever(handle_signals=True)
+        return 0
+    if args.command == "say":
+        return _say_to_files(args, args.text, Path(args.out))
+    if args.command == "demo":
+        code = _say_to_files(args, DEMO_TEXT, Path(args.out))
+        _play_if_possible(Path(args.out) / "speech.wav")
+        return code
+    if args.command == "bench":
+        from avbridge.bench import run_bench
+        return run_bench(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
