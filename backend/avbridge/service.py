@@ -26,7 +26,7 @@ from avbridge.config import ServerConfig
 from avbridge.motion import MotionParams, load_generator
 from avbridge.motion.emotion import EMOTIONS
 from avbridge.protocol import Message, ProtocolError, decode, encode
-from avbridge.protocol.schema import CLIENT, TYPES, VERSION
+from avbridge.protocol.schema import CLIENT, VERSION
 from avbridge.session import AudioUtterance, Session, SpeechCache, Utterance, produce_say
 from avbridge.speech import ENGINES, SpeechEngine, load_engine
 from avbridge.speech.text import chunk as chunk_text, normalize
@@ -92,13 +92,11 @@ class Service:
         if client is None:
             client = self.clients[client_id] = ClientState(client_id)
         try:
-            message = decode(frames, self.config.max_bulk_bytes)
+            message = decode(frames, self.config.max_bulk_bytes, sender=CLIENT)
         except ProtocolError as exc:
             log.info("bad message client=%s code=%s message=%r", client_id.hex(), exc.code, exc.message)
             return [self._error(client, exc.code, exc.message, exc.seq)]
         try:
-            if TYPES[message.type].sender != CLIENT:
-                raise ProtocolError("unexpected_type", f"'{message.type}' is sent by servers, not clients")
             if client.version is None and message.type not in ("hello", "ping"):
                 raise ProtocolError("hello_required", f"send hello before '{message.type}'")
             handler = getattr(self, f"_on_{message.type}")

@@ -113,8 +113,11 @@ def encode(message: Message) -> list[bytes]:
     return [packed, *(bytes(b) for b in message.bulk)]
 
 
-def decode(frames: list[bytes], max_bulk_bytes: int = MAX_BULK_BYTES) -> Message:
-    """Parse and validate one message. Raises ProtocolError; never anything else."""
+def decode(frames: list[bytes], max_bulk_bytes: int = MAX_BULK_BYTES, sender: str | None = None) -> Message:
+    """Parse and validate one message. Raises ProtocolError; never anything else.
+
+    With `sender` ("client" or "server"), a type that only the other side sends is refused
+    (unexpected_type) before its fields are checked."""
     if not frames:
         raise ProtocolError("malformed", "empty message: no header frame")
     head = bytes(frames[0])
@@ -134,6 +137,8 @@ def decode(frames: list[bytes], max_bulk_bytes: int = MAX_BULK_BYTES) -> Message
     spec = TYPES.get(type_name)
     if spec is None:
         raise ProtocolError("unknown_type", f"unknown message type '{type_name}'", seq)
+    if sender is not None and spec.sender != sender:
+        raise ProtocolError("unexpected_type", f"'{type_name}' is sent by {spec.sender}s, not {sender}s", seq)
     seq = _field(header, "seq", "uint", "", seq)
     fields: dict[str, Any] = {}
     for name, kind in spec.required.items():

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
-MAX_HEADER_BYTES = 64 * 1024
-"""A header frame above this size is refused (too_large) before it is parsed."""
+MAX_HEADER_BYTES = 256 * 1024
+"""A header frame above this size is refused (too_large) before it is parsed. Headers carry the
+text of `say`, so the limit leaves room for text well past any server's max_text_chars."""
 MAX_BULK_BYTES = 4 * 1024 * 1024
 """Default limit on one bulk frame; a peer may announce a different one in welcome."""
 

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from avbridge.motion import MotionParams, frames_covering, load_generator
+from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap, viseme_of
+from avbridge.speech import load_engine
+from avbridge.track import Track
+
+SENTENCES = ["Bob paid for my map, and the woman waved!",
+             "Maybe people prefer pumpkin pie with maple, but my mom bakes apple bread.",
+             "Hmm. Sometimes the simplest problems become impossible."]
+
+
+@pytest.fixture(scope="module")
+def speech():
+    engine = load_engine("piper")
+    return [engine.synthesize(s) for s in SENTENCES]
+
+
+def test_frame_count_follows_the_audio(speech):
+    for fps in (30, 60, 90):
+        for chunk in speech:
+            track = load_generator().start(fps, chunk.sample_rate, seed=0).push(chunk.pcm, chunk.phonemes)
+            assert len(track) == frames_covering(len(chunk.pcm), fps, chunk.sample_rate)
+            assert len(track) == int(np.ceil(chunk.duration * fps - 1e-9))
+
+
+def test_lips_close_on_every_bilabial(speech):
+    for chunk in speech:
+        track = load_generator().start(60, chunk.sample_rate, seed=1).push(chunk.pcm, chunk.phonemes)
+        gap = lip_gap(track.blendshapes)
+        t = np.arange(len(track)) / 60
+        for p in chunk.phonemes:
+            if is_bilabial(p.symbol):
+                inside = (t >= p.start - 1 / 120) & (t <= p.end + 1 / 120)
+                assert (gap[inside] < LIPS_CLOSED_BELOW).any(), f"{p} in {chunk.text!r}"
+
+
+def test_vowels_open_the_mouth_and_jaw_follows_loudness(speech):
+    chunk = speech[0]
+    track = load_generator().start(60, chunk.sample_rate, seed=1).push(chunk.pcm, chunk.phonemes)
+    t = np.arange(len(track)) / 60
+    vowels = [p for p in chunk.phonemes if viseme_of(p.symbol) in ("aa", "E", "O")]
+    open_frames = [lip_gap(track.blendshapes)[np.argmin(abs(t - (p.start + p.end) / 2))] for p in vowels]
+    assert np.mean(open_frames) > 0.2
+    quiet = chunk.pcm.copy() // 8
+    soft = load_generator().start(60, chunk.sample_rate, seed=1)
+    soft._loudness_ref = 8000.0   # the same reference level, so the quieter take reads as quieter
+    loud = load_generator().start(60, chunk.sample_rate, seed=1)
+    loud._loudness_ref = 8000.0
+    assert soft.push(quiet, chunk.phonemes).channel("jawOpen").mean() < loud.push(chunk.pcm, chunk.phonemes).channel("jawOpen").mean()
+
+
+def test_values_in_range_and_head_quaternions_unit(speech):
+    for chunk in speech:
+        params = MotionParams(emotion="surprised", emotion_intensity=1.0, expressiveness=2.0)
+        track = load_generator().start(60, chunk.sample_rate, params, seed=2).push(chunk.pcm, chunk.phonemes)
+        assert track.blendshapes.min() >= 0 and track.blendshapes.max() <= 1
+        assert np.allclose(np.linalg.norm(track.head[:, :4], axis=1), 1, atol=1e-5)
+        assert np.degrees(np.abs(track.head_euler())).max() < 15      # human range for talking
+        assert track.channel("eyeBlinkLeft").max() > 0.95 or len(track) < 120
+
+
+def test_blinks_head_and_gaze_do_not_depend_on_how_audio_is_chunked(speech):
+    chunk = speech[1]
+    whole = load_generator().start(60, chunk.sample_rate, seed=3).push(chunk.pcm, None)
+    stream = load_generator().start(60, chunk.sample_rate, seed=3)
+    parts = [stream.push(chunk.pcm[i:i + 3000], None) for i in range(0, len(chunk.pcm), 3000)]
+    pieces = Track.concatenate(parts, 60)
+    assert len(pieces) == len(whole)
+    assert np.array_equal(pieces.gaze, whole.gaze)
+    assert np.array_equal(pieces.channel("eyeBlinkLeft"), whole.channel("eyeBlinkLeft"))
+    assert np.abs(pieces.head[:, :4] - whole.head[:, :4]).max() < 0.02
+
+
+def test_audio_only_mouth_opens_in_speech_and_closes_in_silence(speech):
+    chunk = speech[0]
+    pcm = np.concatenate([np.zeros(11025, np.int16), chunk.pcm, np.zeros(11025, np.int16)])
+    track = load_generator().start(60, chunk.sample_rate, seed=0).push(pcm, None)
+    jaw = track.channel("jawOpen")
+    assert jaw[:25].max() < 0.05 and jaw[-20:].max() < 0.05
+    assert jaw[40:-40].max() > 0.3
