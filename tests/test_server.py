@@ -145,6 +145,22 @@ def test_speak_audio_animates_engine_speech(espeak_server):
         assert jaw[:15].max() < 0.05 and jaw[30:-30].max() > 0.2
 
 
+def test_speak_audio_on_real_human_speech(espeak_server):
+    import wave
+    from pathlib import Path
+    with wave.open(str(Path(__file__).parent / "data" / "beat_scott_excerpt.wav")) as w:
+        rate, pcm = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    with Client(espeak_server.endpoint, timeout=20) as client:
+        result = client.open(realtime=False, fps=30.0).speak_audio(pcm, rate, chunk_s=0.02)
+    jaw = result.track.channel("jawOpen")
+    assert len(jaw) == int(np.ceil(len(pcm) / rate * 30 - 1e-9))
+    assert jaw[:12].max() < 0.05                      # the first 0.4 s are silence
+    assert np.percentile(jaw[20:], 90) > 0.25         # speech opens the mouth
+    envelope = np.array([np.sqrt(np.mean(pcm[int(i * rate / 30):int((i + 1) * rate / 30)].astype(float) ** 2))
+                         for i in range(len(jaw))])
+    assert np.corrcoef(jaw, envelope)[0, 1] > 0.6
+
+
 def test_mirror_sees_the_streams(espeak_server):
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)

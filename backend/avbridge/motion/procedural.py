@@ -32,7 +32,8 @@ from avbridge.track import Track, yaw_pitch_roll_to_quaternion
 _DEG = np.pi / 180.0
 _SMOOTHING_S = 0.028         # mouth time constant: fast enough for 10-15 phonemes a second
 _SUBSAMPLES = 4              # per frame, so phonemes shorter than a frame still count
-_MIN_LOUDNESS_REF = 1500.0   # int16 RMS below which audio is treated as quiet speech, not silence
+_MIN_LOUDNESS_REF = 1500.0   # int16 RMS: the loudness reference never drops below this
+_NOISE_GATE = 0.06           # audio-only path: loudness (relative to speech) treated as silence
 _EYE_LOOK_FULL_YAW = 30 * _DEG
 _EYE_LOOK_FULL_PITCH = 25 * _DEG
 
@@ -133,7 +134,11 @@ class ProceduralStream:
         lo = np.clip(centres - half, 0, len(crossings) - 1)
         hi = np.clip(centres + half, 0, len(crossings) - 1)
         zcr = (crossings[hi] - crossings[lo]) / np.maximum(hi - lo, 1)   # crossings per sample
-        sibilance = np.clip((zcr - 0.12) / 0.2, 0, 1)
+        # Room noise and breath sit below a few percent of the speech level: gate them out, or the
+        # mouth hangs open in the pauses of real recordings.
+        loudness = np.clip((loudness - _NOISE_GATE) / (1 - _NOISE_GATE), 0, None)
+        voiced = loudness > 0
+        sibilance = np.clip((zcr - 0.12) / 0.2, 0, 1) * voiced
         rounding = np.clip((0.06 - zcr) / 0.06, 0, 1) * np.clip(loudness, 0, 1)
         open_amount = np.clip(loudness, 0, 1.2) ** 0.8 * (1 - 0.6 * sibilance)
         targets = (_SIL_POSE[None, :]

@@ -1,0 +1,35 @@
+# The two commands in the README:  make demo  and  make test.
+# Both build the environment from nothing first (system packages, .venv, Python packages).
+
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+
+.PHONY: demo test setup bench vectors clean
+
+demo: $(STAMP)
+	$(VENV)/bin/avbridge demo --out demo_out
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/avbridge bench
+
+vectors: $(STAMP)
+	$(PY) tools/make_vectors.py
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml tools/setup_system.sh
+	sh tools/setup_system.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, from the CPU build, so nothing later pulls a CUDA build in.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache .hypothesis

@@ -1,0 +1,26 @@
+#!/bin/sh
+# System packages avbridge needs: espeak-ng (the fallback voice, loaded through its C library),
+# and python3-venv where the system Python lacks the venv module. Installs with apt-get as root or
+# through sudo; otherwise says what to install and carries on (Piper, the default voice, works
+# without them).
+set -e
+need=""
+[ -e /usr/lib/x86_64-linux-gnu/libespeak-ng.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libespeak-ng.so.1 ] \
+    || ldconfig -p 2>/dev/null | grep -q libespeak-ng.so.1 || need="$need espeak-ng"
+python3 -c "import ensurepip, venv" 2>/dev/null || need="$need python3-venv"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "avbridge: please install these Debian packages:$need" >&2
+    exit 0
+fi
+if command -v apt-get >/dev/null 2>&1; then
+    echo "avbridge: installing$need"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
+else
+    echo "avbridge: no apt-get here; please install:$need" >&2
+fi
