@@ -130,6 +130,19 @@ class Client:
         message = queue.popleft()
         return message, self._arrivals.pop(id(message), time.monotonic())
 
+    def next_any_stream_message(self, timeout: float | None = None) -> tuple[Message, float] | None:
+        """The next stream message of any session with its arrival time, or None after `timeout`."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            for queue in self._streams.values():
+                if queue:
+                    message = queue.popleft()
+                    return message, self._arrivals.pop(id(message), time.monotonic())
+            try:
+                self._receive_one(deadline)
+            except TimedOut:
+                return None
+
     # -- requests -----------------------------------------------------------------------------
     def open(self, **options) -> "Session":
         reply = self.request(Message("open", options))

@@ -22,7 +22,10 @@ class ServerConfig:
     """How far ahead of the session clock a realtime session's stream is sent. Clients buffer this
     much; an interrupt discards what was sent beyond the cut."""
     produce_ahead_s: float = 4.0
-    """How far ahead of the session clock synthesis may run before it waits (bounds memory)."""
+    """How far ahead of the session clock synthesis may run before it is parked (bounds memory)."""
+    playout_delay_s: float = 0.1
+    """An utterance starts on the timeline this long after its first audio is ready: the client's
+    buffer from the first sample on."""
     workers: int = 2
     max_sessions: int = 512
     max_sessions_per_client: int = 64

@@ -27,7 +27,7 @@ from avbridge.motion import MotionParams, load_generator
 from avbridge.motion.emotion import EMOTIONS
 from avbridge.protocol import Message, ProtocolError, decode, encode
 from avbridge.protocol.schema import CLIENT, VERSION
-from avbridge.session import AudioUtterance, Session, SpeechCache, Utterance, produce_say
+from avbridge.session import AudioUtterance, SayProducer, Session, SpeechCache, Utterance
 from avbridge.speech import ENGINES, SpeechEngine, load_engine
 from avbridge.speech.text import chunk as chunk_text, normalize
 
@@ -65,6 +65,8 @@ class Service:
         self._cache = SpeechCache(config.speech_cache_entries)
         self._pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="avbridge-gen")
         self._mirror_now: list[tuple[Session, Message]] = []   # replies that observers should see too
+        self._parked: list[SayProducer] = []                   # producers far enough ahead of the clock
+        self._parked_lock = threading.Lock()
         self.started = time.monotonic()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -145,7 +147,7 @@ class Service:
         self._apply_params(params, m, "open")
         session = Session(id=uuid.uuid4().hex[:12], owner=client.identity, fps=fps, engine=self.engine(voice),
                           generator=self._generator, params=params, realtime=m.get("realtime", True),
-                          seed=m.get("seed"))
+                          seed=m.get("seed"), playout_delay_s=self.config.playout_delay_s)
         self.sessions[session.id] = session
         client.sessions.add(session.id)
         log.info("session opened client=%s session=%s fps=%g voice=%s realtime=%s", client.identity.hex(),
@@ -278,15 +280,38 @@ class Service:
                 session.pending.append(utt)
                 start = False
         if start:
-            self._pool.submit(self._produce, session, utt)
+            self._submit(SayProducer(session, utt, self._cache, self.config.audio_message_s))
 
-    def _produce(self, session: Session, utt: Utterance) -> None:
-        produce_say(session, utt, self._cache, self.config.audio_message_s, self.config.produce_ahead_s,
-                    self._wake)
+    def _submit(self, producer: SayProducer) -> None:
+        self._pool.submit(self._step, producer)
+
+    def _step(self, producer: SayProducer) -> None:
+        """One chunk on a worker thread; then go on, park, or start the session's next line."""
+        producer.step()
+        self._wake()
+        session = producer.session
+        if not producer.done:
+            if session.realtime and session.ahead_of_clock(producer.utt) > self.config.produce_ahead_s:
+                with self._parked_lock:
+                    self._parked.append(producer)
+            else:
+                self._submit(producer)
+            return
         with session.lock:
-            if session.active is utt:
+            if session.active is producer.utt:
                 session.active = None
         self._start_next(session)
+
+    def _resume_parked(self) -> None:
+        """Resubmit parked producers whose stream the clock has caught up with (I/O thread)."""
+        with self._parked_lock:
+            if not self._parked:
+                return
+            ready = [p for p in self._parked if p.utt.cancelled
+                     or p.session.ahead_of_clock(p.utt) <= self.config.produce_ahead_s]
+            self._parked = [p for p in self._parked if p not in ready]
+        for producer in ready:
+            self._submit(producer)
 
     def _start_next(self, session: Session) -> None:
         with session.lock:
@@ -294,7 +319,7 @@ class Service:
                 return
             utt = session.pending.popleft()
             session.active = utt
-        self._pool.submit(self._produce, session, utt)
+        self._submit(SayProducer(session, utt, self._cache, self.config.audio_message_s))
 
     def _close_session(self, session: Session, why: str) -> None:
         session.interrupt()
@@ -340,6 +365,7 @@ class Service:
         """Send every due stream message; return seconds until the next one is due (or 0.05)."""
         now_mono = time.monotonic()
         next_due = 0.05
+        self._resume_parked()
         for session, message in self._mirror_now:
             publish(session.id, encode(message))
         self._mirror_now.clear()

@@ -4,7 +4,7 @@ A session's clock starts at 0 when it is opened. Each utterance gets a start tim
 (after the previous one ends), and every stream message carries the time of the media it holds:
 audio chunk k at start + offset / sample_rate, frame n at start + n / fps.
 
-Producers (`produce_say`, `AudioUtterance.push`) run on worker threads and append messages to the
+Producers (`SayProducer.step`, `AudioUtterance.push`) run on worker threads and append messages to the
 session's outbox; the service's I/O thread takes them off, paced against the clock. The outbox and
 the utterance's flags are shared between those threads and guarded by `Session.lock`.
 """
@@ -16,8 +16,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
-
 import numpy as np
 
 from avbridge.arkit import ARKIT_BLENDSHAPES
@@ -54,6 +52,7 @@ class Utterance:
     finished: bool = False          # the producer queued its `end`
     cut: tuple[float, int, int] | None = None   # (time, frames, samples) when interrupted
     params: MotionParams | None = None          # this line's own emotion, else the session's
+    end_time: float | None = None               # on the session clock, once it is fully produced
 
 
 @dataclass
@@ -66,11 +65,13 @@ class Session:
     params: MotionParams
     realtime: bool = True
     seed: int | None = None
+    playout_delay_s: float = 0.0
     created: float = field(default_factory=time.monotonic)
     lock: threading.Condition = field(default_factory=threading.Condition)
     outbox: collections.deque = field(default_factory=collections.deque)
     pending: collections.deque = field(default_factory=collections.deque)   # utterances not yet started
-    active: Utterance | None = None
+    active: Utterance | None = None                      # the utterance being produced
+    begun: collections.deque = field(default_factory=collections.deque)    # started on the timeline
     audio_streams: dict = field(default_factory=dict)    # utterance id -> AudioUtterance
     timeline_free_at: float = 0.0
     closed: bool = False
@@ -88,8 +89,14 @@ class Session:
     def begin(self, utt: Utterance, sample_rate: int, audio: bool) -> float:
         """Give `utt` its start time and queue its stream header and start event."""
         with self.lock:
-            utt.start = max(self.now(), self.timeline_free_at)
+            # The playout delay gives the client a buffer from the first sample on, so the first
+            # frames are not already due when they arrive.
+            utt.start = max(self.now() + self.playout_delay_s, self.timeline_free_at)
             utt.sample_rate = sample_rate
+            now = self.now()
+            while self.begun and self.begun[0].end_time is not None and self.begun[0].end_time < now:
+                self.begun.popleft()
+            self.begun.append(utt)
             header = Message("stream", {
                 "session": self.id, "utterance": utt.id, "time": utt.start, "re": utt.re,
                 "fps": self.fps, "sample_rate": sample_rate, "audio_format": "s16le", "audio": audio,
@@ -154,6 +161,7 @@ class Session:
             start = utt.start if utt.start is not None else max(self.now(), self.timeline_free_at)
             utt.start = start
             end_time = start + (utt.samples / utt.sample_rate if utt.sample_rate else utt.frames / self.fps)
+            utt.end_time = end_time
             self.timeline_free_at = max(self.timeline_free_at, end_time)
             if status == "done":
                 self._queue(utt, end_time, self._event(utt, "utterance_end", end_time))
@@ -163,20 +171,23 @@ class Session:
                 **({"reason": reason} if reason else {})}))
             self.lock.notify_all()
 
-    def wait_for_room(self, utt: Utterance, ahead_s: float) -> None:
-        """Block a producer while its queued media runs more than `ahead_s` past the clock."""
-        with self.lock:
-            while (not utt.cancelled and self.realtime and utt.start is not None and utt.sample_rate
-                   and utt.start + utt.samples / utt.sample_rate - self.now() > ahead_s):
-                self.lock.wait(0.05)
+    def ahead_of_clock(self, utt: Utterance) -> float:
+        """Seconds by which `utt`'s produced media runs past the session clock (0 if not started)."""
+        if utt.start is None or not utt.sample_rate:
+            return 0.0
+        return utt.start + utt.samples / utt.sample_rate - self.now()
 
     # -- called by the I/O thread -----------------------------------------------------------
     def interrupt(self, utterance_id: str | None = None) -> list[Utterance]:
-        """Cut the active utterance (or the named one) at the current time and drop everything
-        pending after it; return the utterances that were stopped, with `cut` set."""
+        """Cut every utterance still playing or to come (or only the named one) at the current
+        time; return the utterances that were stopped, with `cut` set. An utterance whose `end`
+        was already sent ahead of the clock is cut too: its `end` with status interrupted is the
+        one that counts."""
         with self.lock:
             now = self.now()
-            targets = [u for u in ([self.active] + list(self.pending)) if u is not None and not u.cancelled]
+            candidates = list(self.begun) + [u for u in ([self.active] + list(self.pending))
+                                             if u is not None and u not in self.begun]
+            targets = [u for u in candidates if not u.cancelled and (u.end_time is None or u.end_time > now)]
             if utterance_id is not None:
                 targets = [u for u in targets if u.id == utterance_id]
             stopped: list[Utterance] = []
@@ -233,37 +244,49 @@ class SpeechCache:
         return speech
 
 
-def produce_say(session: Session, utt: Utterance, cache: SpeechCache, audio_message_s: float,
-                produce_ahead_s: float, on_progress: Callable[[], None]) -> None:
-    """Synthesise and animate a `say`, chunk by chunk, queueing the stream as it goes."""
-    engine = session.engine
-    stream: MotionStream | None = None
-    try:
-        for i, piece in enumerate(chunk_text(normalize(utt.text))):
-            if utt.cancelled:
-                break
-            speech = cache.get(engine, piece)
-            if stream is None:
-                session.begin(utt, speech.sample_rate, audio=True)
-                stream = session.generator.start(session.fps, speech.sample_rate, utt.params or session.params,
-                                                 session.seed)
-            track = stream.push(speech.pcm, speech.phonemes)
-            session.queue_media(utt, track, speech.pcm, speech,
-                                max(1, int(audio_message_s * speech.sample_rate)))
-            on_progress()
-            session.wait_for_room(utt, produce_ahead_s)
-        if stream is not None and not utt.cancelled:
-            session.queue_media(utt, stream.finish())
-        if stream is None and not utt.cancelled:
-            session.begin(utt, engine.sample_rate, audio=True)
-        session.finish(utt)
-    except Exception as exc:  # a failing engine must end the utterance, not the server
-        log.exception("utterance failed session=%s utterance=%s", session.id, utt.id)
-        if utt.start is None:
-            session.begin(utt, engine.sample_rate, audio=True)
-        session.finish(utt, "error", f"speech or motion failed: {exc.__class__.__name__}: {exc}")
-    finally:
-        on_progress()
+class SayProducer:
+    """Synthesises and animates a `say` one text chunk per `step()`, queueing the stream as it
+    goes. Steps run on the worker pool; between steps the service may park the producer while its
+    media runs far enough ahead of the clock, so that no worker thread ever waits."""
+
+    def __init__(self, session: Session, utt: Utterance, cache: SpeechCache, audio_message_s: float) -> None:
+        self.session = session
+        self.utt = utt
+        self._cache = cache
+        self._audio_message_s = audio_message_s
+        self._pieces = chunk_text(normalize(utt.text))
+        self._next = 0
+        self._stream: MotionStream | None = None
+        self.done = False
+
+    def step(self) -> None:
+        """Produce the next chunk (or finish). Never raises: a failure ends the utterance."""
+        session, utt = self.session, self.utt
+        try:
+            if not utt.cancelled and self._next < len(self._pieces):
+                speech = self._cache.get(session.engine, self._pieces[self._next])
+                self._next += 1
+                if self._stream is None:
+                    session.begin(utt, speech.sample_rate, audio=True)
+                    self._stream = session.generator.start(session.fps, speech.sample_rate,
+                                                           utt.params or session.params, session.seed)
+                track = self._stream.push(speech.pcm, speech.phonemes)
+                session.queue_media(utt, track, speech.pcm, speech,
+                                    max(1, int(self._audio_message_s * speech.sample_rate)))
+                if self._next < len(self._pieces):
+                    return
+            if not utt.cancelled:
+                if self._stream is None:
+                    session.begin(utt, session.engine.sample_rate, audio=True)
+                else:
+                    session.queue_media(utt, self._stream.finish())
+            session.finish(utt)
+        except Exception as exc:  # a failing engine must end the utterance, not the server
+            log.exception("utterance failed session=%s utterance=%s", session.id, utt.id)
+            if utt.start is None:
+                session.begin(utt, session.engine.sample_rate, audio=True)
+            session.finish(utt, "error", f"speech or motion failed: {exc.__class__.__name__}: {exc}")
+        self.done = True
 
 
 class AudioUtterance:
