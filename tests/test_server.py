@@ -331,3 +331,27 @@ def test_a_client_that_stops_reading_does_not_stall_others():
     finally:
         ctx.destroy(linger=0)
         server.stop()
+
+
+def test_speak_audio_is_refused_while_a_line_is_playing(client):
+    from avbridge.client import ServerError
+    session = client.open()
+    session.say_async("I am still talking, please wait for me to finish this sentence.")
+    time.sleep(0.3)
+    with pytest.raises(ServerError) as caught:
+        session.speak_audio(np.zeros(1600, np.int16), 16000)
+    assert caught.value.code == "busy" and "is speaking utterance" in caught.value.message
+
+
+def test_random_garbage_never_stops_the_server(espeak_server):
+    rng = np.random.default_rng(7)
+    peer = RawPeer(espeak_server.endpoint)
+    peer.hello()
+    for _ in range(200):
+        frames = [rng.bytes(int(rng.integers(0, 64))) for _ in range(int(rng.integers(1, 4)))]
+        peer.send(*frames)
+    errors = [peer.receive().type for _ in range(200)]
+    assert set(errors) == {"error"}
+    peer.send(*encode(Message("ping", {"client_time": 1.0}, seq=999)))
+    assert peer.receive().type == "pong"
+    peer.close()

@@ -28,7 +28,7 @@ from avbridge.motion.emotion import EMOTIONS
 from avbridge.protocol import Message, ProtocolError, decode, encode
 from avbridge.protocol.schema import CLIENT, VERSION
 from avbridge.session import AudioUtterance, SayProducer, Session, SpeechCache, Utterance
-from avbridge.speech import ENGINES, SpeechEngine, load_engine
+from avbridge.speech import ENGINES, SpeechEngine, load_best_engine
 from avbridge.speech.text import chunk as chunk_text, normalize
 
 log = logging.getLogger("avbridge.server")
@@ -74,9 +74,25 @@ class Service:
         with self._engine_lock:
             if name not in self._engines:
                 t0 = time.perf_counter()
-                self._engines[name] = load_engine(name)
+                self._engines[name] = load_best_engine(name)
                 log.info("speech engine loaded engine=%s seconds=%.2f", name, time.perf_counter() - t0)
             return self._engines[name]
+
+    def farewells(self) -> list[tuple[bytes, str, list[bytes]]]:
+        """On shutdown: (client, session, frames) of an `end` for every utterance still playing
+        or queued, so that engines know the stream stopped rather than stalled."""
+        out = []
+        for session in list(self.sessions.values()):
+            client = self.clients.get(session.owner)
+            if client is None:
+                continue
+            for utt in session.interrupt():
+                at, frames, samples = utt.cut
+                message = Message("end", {"session": session.id, "utterance": utt.id, "time": at,
+                                          "status": "interrupted", "frames": frames, "samples": samples,
+                                          "reason": "server shutting down"})
+                out.append((session.owner, session.id, self._encode(client, message)))
+        return out
 
     def shutdown(self) -> None:
         for session in list(self.sessions.values()):
@@ -153,7 +169,8 @@ class Service:
         log.info("session opened client=%s session=%s fps=%g voice=%s realtime=%s", client.identity.hex(),
                  session.id, fps, voice, session.realtime)
         return [Message("opened", {"re": m.seq, "session": session.id, "fps": fps,
-                                   "sample_rate": session.engine.sample_rate, "voice": voice, "motion": motion})]
+                                   "sample_rate": session.engine.sample_rate, "voice": session.engine.name,
+                                   "motion": motion})]
 
     def _on_close(self, client: ClientState, m: Message) -> list[Message]:
         session = self._session(client, m)
@@ -192,9 +209,9 @@ class Service:
             if stream is None:
                 if m["offset"] != 0:
                     raise ProtocolError("bad_field", f"speak_audio: utterance '{uid}' is not open; its first chunk must have offset 0")
-                busy = session.active is not None and not session.active.cancelled
-                if busy:
-                    raise ProtocolError("busy", f"speak_audio: session {session.id} is speaking utterance '{session.active.id}'; interrupt it or wait for its end")
+                speaking = session.speaking()
+                if speaking is not None:
+                    raise ProtocolError("busy", f"speak_audio: session {session.id} is speaking utterance '{speaking.id}'; interrupt it or wait for its end")
             elif m["offset"] != stream.received:
                 raise ProtocolError("bad_field", f"speak_audio: offset {m['offset']} does not continue utterance '{uid}' at sample {stream.received}")
             elif rate != stream.sample_rate:
@@ -205,7 +222,7 @@ class Service:
                 session.active = utt
             stream = AudioUtterance(session, utt, rate)
             session.audio_streams[uid] = stream
-        if not stream.utt.cancelled:
+        if not stream.utt.cancelled:   # after an interrupt, pieces still in flight are dropped
             stream.push(pcm, m["final"])
         if m["final"]:
             with session.lock:
@@ -225,7 +242,6 @@ class Service:
             replies.append(Message("end", {"session": session.id, "utterance": utt.id, "time": at,
                                            "status": "interrupted", "frames": frames, "samples": samples,
                                            "re": m.seq, "reason": "interrupted by client"}))
-            session.audio_streams.pop(utt.id, None)
             log.info("interrupted session=%s utterance=%s at=%.3f frame=%d", session.id, utt.id, at, frames)
         self._mirror_now.extend((session, r) for r in replies)
         return [*replies, Message("ok", {"re": m.seq, "session": session.id})]

@@ -171,6 +171,16 @@ class Session:
                 **({"reason": reason} if reason else {})}))
             self.lock.notify_all()
 
+    def speaking(self) -> Utterance | None:
+        """The utterance being produced or, in realtime sessions, still playing on the timeline.
+        An unpaced session renders offline: once produced, a line is done."""
+        with self.lock:
+            now = self.now()
+            for utt in [self.active, *(self.begun if self.realtime else ())]:
+                if utt is not None and not utt.cancelled and (utt.end_time is None or utt.end_time > now):
+                    return utt
+            return None
+
     def ahead_of_clock(self, utt: Utterance) -> float:
         """Seconds by which `utt`'s produced media runs past the session clock (0 if not started)."""
         if utt.start is None or not utt.sample_rate:

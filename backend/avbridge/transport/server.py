@@ -71,7 +71,9 @@ class Server:
 
     # -- running ------------------------------------------------------------------------------
     def start(self) -> "Server":
-        """Serve on a background thread (for embedding and tests)."""
+        """Serve on a background thread (for embedding and tests). The default voice is loaded
+        first, so the first client does not wait for it inside the I/O loop."""
+        self.service.engine(self.config.voice)
         self._thread = threading.Thread(target=self.serve_forever, name="avbridge-io", daemon=True)
         self._thread.start()
         self._ready.wait(5)
@@ -160,6 +162,9 @@ class Server:
 
     def _close(self) -> None:
         log.info("shutting down sessions=%d", len(self.service.sessions))
+        for identity, session_id, frames in self.service.farewells():
+            self._send(identity, frames)
+            self._publish(session_id, frames)
         self.service.shutdown()
         with self._wake_lock:
             self._wake_push.close(0)
