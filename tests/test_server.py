@@ -98,7 +98,7 @@ def test_interrupt_stops_within_one_frame_and_says_so(espeak_server):
         session_time_when_asked = client.ping(session.id)[1]["session_time"] - (time.monotonic() - asked)
         fps = result.header["fps"]
         assert end["time"] == pytest.approx(result.start + end["frames"] / fps, abs=1e-9)
-        assert -0.005 <= end["time"] - session_time_when_asked < 1 / fps + 0.1
+        assert -0.005 <= end["time"] - session_time_when_asked < 1 / fps + 0.5
         assert len(result.track) == end["frames"]
         assert len(result.pcm) == end["samples"]
         # The session still works after an interrupt.
@@ -327,7 +327,7 @@ def test_a_client_that_stops_reading_does_not_stall_others():
         with Client(server.endpoint, timeout=10) as other:
             t0 = time.monotonic()
             result = other.open(realtime=False).say("Still responsive?")
-            assert result.end["status"] == "done" and time.monotonic() - t0 < 3.0
+            assert result.end["status"] == "done" and time.monotonic() - t0 < 5.0
     finally:
         ctx.destroy(linger=0)
         server.stop()

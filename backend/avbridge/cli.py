@@ -83,6 +83,8 @@ def _endpoint(args) -> str:
 
 
 def _say_to_files(args, text: str, out: Path) -> int:
+    import numpy as np
+
     from avbridge.client import Client
     from avbridge.export import write_take
     from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap
@@ -96,8 +98,7 @@ def _say_to_files(args, text: str, out: Path) -> int:
         paths = write_take(out, result.pcm, result.sample_rate, result.track, result.events,
                            result.start, title=text[:120])
     gap = lip_gap(result.track.blendshapes)
-    times = result.track.start_frame / result.track.fps + (
-        __import__("numpy").arange(len(result.track)) / result.track.fps)
+    times = (result.track.start_frame + np.arange(len(result.track))) / result.track.fps
     bilabials = [e for e in result.events if e["name"] == "phoneme" and is_bilabial(e["phoneme"])]
     closed = sum(bool(((times >= b["time"] - result.start - 0.5 / args.fps)
                        & (times <= b["end"] - result.start + 0.5 / args.fps)
@@ -112,15 +113,18 @@ def _say_to_files(args, text: str, out: Path) -> int:
 
 def _play_if_possible(wav: Path) -> None:
     try:
-        import sounddevice  # optional: pip install avbridge[audio]
-        import soundfile
-    except ImportError:
+        import sounddevice  # optional: pip install -e ".[audio]"
+    except (ImportError, OSError):
         print("(no audio playback: install sounddevice to hear the take; the wav is written)")
         return
+    import wave
+
+    import numpy as np
+    with wave.open(str(wav)) as w:
+        rate, pcm = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2")
     try:
-        data, rate = soundfile.read(str(wav))
-        sounddevice.play(data, rate, blocking=True)
-    except Exception as exc:  # no device on this machine
+        sounddevice.play(pcm, rate, blocking=True)
+    except Exception as exc:  # sounddevice imports without a device, then fails here
         print(f"(no sound device: {exc})")
 
 
