@@ -6,13 +6,20 @@ PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test setup bench vectors clean
+.PHONY: demo test test-python test-csharp setup bench vectors clean
 
 demo: $(STAMP)
 	$(VENV)/bin/avbridge demo --out demo_out
 
 test: $(STAMP)
 	$(PY) -m pytest
+	tools/test_csharp.sh
+
+test-python: $(STAMP)
+	$(PY) -m pytest
+
+test-csharp: $(STAMP)
+	tools/test_csharp.sh
 
 bench: $(STAMP)
 	$(VENV)/bin/avbridge bench
@@ -32,4 +39,4 @@ $(STAMP): pyproject.toml tools/setup_system.sh
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache .hypothesis
+	rm -rf $(VENV) build demo_out .pytest_cache .hypothesis

@@ -1,6 +1,7 @@
 #!/bin/sh
 # System packages avbridge needs: espeak-ng (the fallback voice, loaded through its C library),
-# and python3-venv where the system Python lacks the venv module. Installs with apt-get as root or
+# python3-venv where the system Python lacks the venv module, and Mono with NUnit 2 for the Unity
+# plugin's C# tests. Installs with apt-get as root or
 # through sudo; otherwise says what to install and carries on (Piper, the default voice, works
 # without them).
 set -e
@@ -8,6 +9,10 @@ need=""
 [ -e /usr/lib/x86_64-linux-gnu/libespeak-ng.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libespeak-ng.so.1 ] \
     || ldconfig -p 2>/dev/null | grep -q libespeak-ng.so.1 || need="$need espeak-ng"
 python3 -c "import ensurepip, venv" 2>/dev/null || need="$need python3-venv"
+# The Unity plugin's C# core and tests build with Debian's Mono (mcs) and run under nunit-console.
+command -v mcs >/dev/null 2>&1 && [ -d /usr/lib/mono/4.7.2-api ] || need="$need mono-mcs mono-devel"
+command -v nunit-console >/dev/null 2>&1 && ls /usr/lib/cli/nunit.framework-2.6*/nunit.framework.dll >/dev/null 2>&1 \
+    || need="$need nunit-console libnunit-cil-dev"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     SUDO=""

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Build the Unity plugin's engine-independent core, its Unity glue (against the UnityEngine stub in
+# tests/unity_stub) and its edit-mode tests with Debian's mcs, then run the tests with nunit-console.
+# Prints NUnit's summary and a plain "N passed, N failed" line; exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=build/csharp
+NUNIT_DIR=$(dirname "$(ls /usr/lib/cli/nunit.framework-2.6*/nunit.framework.dll | head -1)")
+MCS="mcs -langversion:7.2 -sdk:4.7.2 -warnaserror -nologo"
+mkdir -p "$OUT"
+rm -f "$OUT"/*.dll
+$MCS -target:library -out:$OUT/Avbridge.Core.dll -recurse:'unity_plugin/Runtime/Core/*.cs'
+if ls unity_plugin/Runtime/Unity/*.cs >/dev/null 2>&1; then
+    $MCS -target:library -out:$OUT/UnityEngine.dll -recurse:'tests/unity_stub/*.cs'
+    $MCS -target:library -out:$OUT/Avbridge.Unity.dll -r:$OUT/Avbridge.Core.dll -r:$OUT/UnityEngine.dll \
+        -recurse:'unity_plugin/Runtime/Unity/*.cs'
+fi
+$MCS -target:library -out:$OUT/Avbridge.Tests.dll -r:$OUT/Avbridge.Core.dll -r:"$NUNIT_DIR/nunit.framework.dll" \
+    -recurse:'unity_plugin/Tests/Editor/*.cs'
+cp "$NUNIT_DIR/nunit.framework.dll" "$OUT/"
+export AVBRIDGE_REPO="$PWD"
+export AVBRIDGE_PYTHON="${AVBRIDGE_PYTHON:-$PWD/.venv/bin/python}"
+status=0
+(cd "$OUT" && nunit-console Avbridge.Tests.dll -nologo -xml=TestResult.xml) || status=$?
+python3 - "$OUT/TestResult.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+cases = root.iter("test-case")
+passed = failed = skipped = 0
+for case in cases:
+    if case.get("executed") != "True":
+        skipped += 1
+    elif case.get("success") == "True":
+        passed += 1
+    else:
+        failed += 1
+        print("FAILED:", case.get("name"))
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+PY
+exit $status
