@@ -240,6 +240,13 @@ namespace Avbridge.Core.Streaming
                         Interpolate(u.Frames[i], u.Frames[j], (float)(position - i), _shown);
                         speaking = true;
                     }
+                    else if (available > 0 && !u.Ended)
+                    {
+                        // Frames are late (a network hiccup): hold the last one rather than
+                        // relaxing the face mid-word; the playhead catches up when they arrive.
+                        Array.Copy(u.Frames[available - 1], _shown, FrameWidth);
+                        speaking = true;
+                    }
                     DueEvents(u, seconds);
                     if (_externalId != null && u.Ended && position >= Math.Min(u.Frames.Count, u.FrameLimit))
                     {
