@@ -10,11 +10,13 @@ MCS="mcs -langversion:7.2 -sdk:4.7.2 -warnaserror -nologo"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.dll
 $MCS -target:library -out:$OUT/Avbridge.Core.dll -recurse:'unity_plugin/Runtime/Core/*.cs'
-if ls unity_plugin/Runtime/Unity/*.cs >/dev/null 2>&1; then
-    $MCS -target:library -out:$OUT/UnityEngine.dll -recurse:'tests/unity_stub/*.cs'
-    $MCS -target:library -out:$OUT/Avbridge.Unity.dll -r:$OUT/Avbridge.Core.dll -r:$OUT/UnityEngine.dll \
-        -recurse:'unity_plugin/Runtime/Unity/*.cs'
-fi
+# The glue and editor scripts compile against a stub of the Unity APIs they use (compile check only).
+$MCS -target:library -out:$OUT/UnityStub.dll -recurse:'tests/unity_stub/*.cs'
+$MCS -target:library -out:$OUT/Avbridge.Unity.dll -r:$OUT/Avbridge.Core.dll -r:$OUT/UnityStub.dll \
+    -recurse:'unity_plugin/Runtime/Unity/*.cs'
+$MCS -target:library -out:$OUT/Avbridge.Editor.dll -r:$OUT/Avbridge.Core.dll -r:$OUT/Avbridge.Unity.dll \
+    -r:$OUT/UnityStub.dll -recurse:'unity_plugin/Editor/*.cs'
+echo "compiled: Avbridge.Core, Avbridge.Unity and Avbridge.Editor (against tests/unity_stub)"
 $MCS -target:library -out:$OUT/Avbridge.Tests.dll -r:$OUT/Avbridge.Core.dll -r:"$NUNIT_DIR/nunit.framework.dll" \
     -recurse:'unity_plugin/Tests/Editor/*.cs'
 cp "$NUNIT_DIR/nunit.framework.dll" "$OUT/"

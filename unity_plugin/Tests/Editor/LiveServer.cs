@@ -27,6 +27,19 @@ namespace Avbridge.Tests
             Start();
         }
 
+        static LiveServer _shared;
+
+        public static LiveServer Shared()
+        {
+            if (_shared == null)
+            {
+                _shared = new LiveServer();
+                AppDomain.CurrentDomain.DomainUnload += (s, e) => _shared.Dispose();
+                AppDomain.CurrentDomain.ProcessExit += (s, e) => _shared.Dispose();
+            }
+            return _shared;
+        }
+
         public static int FreePort()
         {
             var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -17,11 +17,10 @@ namespace Avbridge.Tests
     {
         LiveServer _server;
 
-        [TestFixtureSetUp]
-        public void StartServer() { _server = new LiveServer(); }
-
-        [TestFixtureTearDown]
-        public void StopServer() { if (_server != null) _server.Dispose(); }
+        // One server for the fixture, started on first use and stopped when the test domain
+        // unloads: [SetUp] is the set-up hook NUnit 2 (here) and NUnit 3 (Unity) both have.
+        [SetUp]
+        public void UseSharedServer() { _server = LiveServer.Shared(); }
 
         AvatarLink Connect(bool realtime = true, ZmtpOptions zmtp = null)
         {

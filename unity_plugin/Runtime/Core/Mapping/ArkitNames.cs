@@ -1,0 +1,28 @@
+namespace Avbridge.Core.Mapping
+{
+    /// <summary>The 52 ARKit blendshapes in protocol order (frame values 0-51).</summary>
+    public static class ArkitNames
+    {
+        public static readonly string[] All =
+        {
+            "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft", "eyeSquintLeft", "eyeWideLeft",
+            "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight", "eyeSquintRight", "eyeWideRight",
+            "jawForward", "jawLeft", "jawRight", "jawOpen",
+            "mouthClose", "mouthFunnel", "mouthPucker", "mouthLeft", "mouthRight",
+            "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
+            "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft", "mouthStretchRight",
+            "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
+            "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight",
+            "mouthUpperUpLeft", "mouthUpperUpRight",
+            "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+            "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "noseSneerLeft", "noseSneerRight", "tongueOut",
+        };
+
+        public static int IndexOf(string name)
+        {
+            for (int i = 0; i < All.Length; i++)
+                if (string.Equals(All[i], name, System.StringComparison.OrdinalIgnoreCase)) return i;
+            return -1;
+        }
+    }
+}

@@ -1,0 +1,38 @@
+// avbridge's frame is right-handed in the avatar's own space (x to its left, y up, z out of the
+// face; SPEC.md 8.3). Unity is left-handed with x to the character's right. Mirroring x turns a
+// rotation quaternion (x, y, z, w) into (x, -y, -z, w) and a translation (x, y, z) into (-x, y, z).
+using System;
+
+namespace Avbridge.Core.Mapping
+{
+    public static class UnityAxes
+    {
+        /// <summary>The head rotation of `frame` as a Unity quaternion (x, y, z, w).</summary>
+        public static void HeadRotation(float[] frame, float[] xyzw)
+        {
+            xyzw[0] = frame[52];
+            xyzw[1] = -frame[53];
+            xyzw[2] = -frame[54];
+            xyzw[3] = frame[55];
+        }
+
+        /// <summary>The head translation of `frame` in Unity axes (metres).</summary>
+        public static void HeadTranslation(float[] frame, float[] xyz)
+        {
+            xyz[0] = -frame[56];
+            xyz[1] = frame[57];
+            xyz[2] = frame[58];
+        }
+
+        /// <summary>Unity Euler angles in degrees (x: pitch, down positive; y: yaw, right positive)
+        /// for the left (eye = 0) or right (eye = 1) eye.</summary>
+        public static void EyeEuler(float[] frame, int eye, float[] euler)
+        {
+            const float degrees = (float)(180.0 / Math.PI);
+            float yaw = frame[59 + 2 * eye], pitch = frame[60 + 2 * eye];
+            euler[0] = pitch * degrees;
+            euler[1] = -yaw * degrees;   // avbridge yaw turns to the avatar's left, Unity's +y to its right
+            euler[2] = 0;
+        }
+    }
+}
