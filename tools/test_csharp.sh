@@ -16,7 +16,9 @@ $MCS -target:library -out:$OUT/Avbridge.Unity.dll -r:$OUT/Avbridge.Core.dll -r:$
     -recurse:'unity_plugin/Runtime/Unity/*.cs'
 $MCS -target:library -out:$OUT/Avbridge.Editor.dll -r:$OUT/Avbridge.Core.dll -r:$OUT/Avbridge.Unity.dll \
     -r:$OUT/UnityStub.dll -recurse:'unity_plugin/Editor/*.cs'
-echo "compiled: Avbridge.Core, Avbridge.Unity and Avbridge.Editor (against tests/unity_stub)"
+$MCS -target:library -out:$OUT/Avbridge.Samples.dll -r:$OUT/Avbridge.Unity.dll -r:$OUT/UnityStub.dll \
+    -recurse:'unity_plugin/Samples~/*.cs'
+echo "compiled: Avbridge.Core, Avbridge.Unity, Avbridge.Editor and the samples (against tests/unity_stub)"
 $MCS -target:library -out:$OUT/Avbridge.Tests.dll -r:$OUT/Avbridge.Core.dll -r:"$NUNIT_DIR/nunit.framework.dll" \
     -recurse:'unity_plugin/Tests/Editor/*.cs'
 cp "$NUNIT_DIR/nunit.framework.dll" "$OUT/"

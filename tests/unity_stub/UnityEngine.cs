@@ -73,3 +73,14 @@ namespace UnityEngine
     [AttributeUsage(AttributeTargets.Field)] public sealed class TooltipAttribute : Attribute { public TooltipAttribute(string tooltip) { } }
     [AttributeUsage(AttributeTargets.Field)] public sealed class RangeAttribute : Attribute { public RangeAttribute(float min, float max) { } }
 }
+
+namespace UnityEngine
+{
+    // Used by the package's samples.
+    public enum KeyCode { None, Space, Escape, M }
+    public static class Input { public static bool GetKeyDown(KeyCode key) { return false; } }
+    public struct Rect { public Rect(float x, float y, float width, float height) { } }
+    public static class Screen { public static int width { get { return 1920; } } public static int height { get { return 1080; } } }
+    public static class GUI { public static void Label(Rect position, string text) { } }
+    [AttributeUsage(AttributeTargets.Field)] public sealed class TextAreaAttribute : Attribute { }
+}
