@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the streaming server")
     serve.add_argument("--bind", default="tcp://127.0.0.1:5570", help="ROUTER endpoint (default: loopback)")
     serve.add_argument("--mirror", default="tcp://127.0.0.1:5571", help="XPUB mirror endpoint, or 'off'")
-    serve.add_argument("--workers", type=int, default=2, help="synthesis threads")
+    serve.add_argument("--workers", type=int, default=None, help="generator threads (default: cores - 1)")
     serve.add_argument("--lead", type=float, default=0.5, help="seconds streams run ahead of real time")
     _server_args(serve)
     _logging_args(serve)
@@ -134,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from avbridge.transport.server import Server
         config = ServerConfig(endpoint=args.bind, mirror_endpoint=None if args.mirror == "off" else args.mirror,
-                              voice=args.voice, fps=args.fps, workers=args.workers, lead_s=args.lead)
+                              voice=args.voice, fps=args.fps, lead_s=args.lead)
+        if args.workers:
+            config.workers = args.workers
         server = Server(config)
         server.service.engine(config.voice)   # load the voice before the first client waits on it
         server.serve_forever(handle_signals=True)

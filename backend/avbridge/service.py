@@ -36,6 +36,9 @@ log = logging.getLogger("avbridge.server")
 SendResult = str  # "ok" | "again" | "gone"
 CAPABILITIES = ["say", "speak_audio", "interrupt", "set", "ping", "mirror", "realtime_pacing"]
 _CLOSED_MEMORY = 10_000
+_SEND_EARLY_S = 0.001
+"""A stream message due within this long is sent now: the poll loop wakes on whole milliseconds,
+and a millisecond early is harmless against the lead, while a millisecond late shows as jitter."""
 
 
 @dataclass
@@ -400,7 +403,7 @@ class Service:
                         break
                     item = session.outbox[0]
                     wait = item.media_time - lead - session.now()
-                    if wait > 0:
+                    if wait > _SEND_EARLY_S:
                         next_due = min(next_due, wait)
                         break
                     item.message.seq = client.seq + 1

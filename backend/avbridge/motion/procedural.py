@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from scipy.signal import lfilter
 
 from avbridge.arkit import INDEX
 from avbridge.motion import MotionParams, frames_covering
@@ -147,13 +148,7 @@ class ProceduralStream:
                    + rounding[:, None] * VISEME_POSES[VISEME_INDEX["O"]][None, :] * 0.3)
         targets *= self.params.articulation
         # Causal: this path runs on live audio, where the future is not known yet.
-        mouth = np.empty_like(targets)
-        state = self._mouth.copy()
-        alpha = 1 - np.exp(-1.0 / max(_SMOOTHING_S * 1.5 * self.fps, 1e-6))
-        for i in range(len(targets)):
-            state += alpha * (targets[i] - state)
-            mouth[i] = state
-        return mouth
+        return _one_pole(targets, self._mouth, _SMOOTHING_S * 1.5 * self.fps)
 
     # -- the rest of the face -----------------------------------------------------------------
     def _compose(self, mouth: np.ndarray, loudness: np.ndarray, t_utt: np.ndarray, first_frame: int) -> Track:
@@ -191,35 +186,32 @@ class ProceduralStream:
 
     def _emphasis(self, loudness: np.ndarray) -> np.ndarray:
         """(T,) rise of loudness above its recent level: > 0 on stressed, louder syllables."""
-        out = np.empty(len(loudness), np.float32)
-        a_fast = 1 - np.exp(-1.0 / (0.08 * self.fps))
-        a_slow = 1 - np.exp(-1.0 / (0.7 * self.fps))
-        fast, slow = self._emphasis_fast, self._emphasis_slow
-        for i, value in enumerate(loudness):
-            fast += a_fast * (value - fast)
-            slow += a_slow * (value - slow)
-            out[i] = fast - slow
-        self._emphasis_fast, self._emphasis_slow = fast, slow
-        return out
+        x = loudness[:, None].astype(np.float64)
+        fast = _one_pole(x, np.array([self._emphasis_fast]), 0.08 * self.fps)[:, 0]
+        slow = _one_pole(x, np.array([self._emphasis_slow]), 0.7 * self.fps)[:, 0]
+        self._emphasis_fast, self._emphasis_slow = float(fast[-1]), float(slow[-1])
+        return (fast - slow).astype(np.float32)
 
 
 def _zero_phase_smooth(targets: np.ndarray, initial: np.ndarray, tau_frames: float) -> np.ndarray:
     """First-order low-pass run forward then backward: no lag. Starts from `initial` (the last
     frame already sent) so consecutive chunks join without a step."""
-    alpha = 1 - np.exp(-1.0 / max(tau_frames, 1e-6))
-    forward = np.empty_like(targets)
-    state = initial.astype(np.float32).copy()
-    for i in range(len(targets)):
-        state += alpha * (targets[i] - state)
-        forward[i] = state
-    backward = np.empty_like(targets)
-    state = forward[-1].copy()
-    for i in range(len(targets) - 1, -1, -1):
-        state += alpha * (forward[i] - state)
-        backward[i] = state
+    forward = _one_pole(targets, initial, tau_frames)
+    backward = _one_pole(forward[::-1], forward[-1], tau_frames)[::-1]
     # The first frame must continue from `initial`, so blend the backward pass in over a few frames.
     ramp = np.clip(np.arange(len(targets)) / 3.0, 0, 1)[:, None]
     return forward * (1 - ramp) + backward * ramp
+
+
+def _one_pole(x: np.ndarray, initial: np.ndarray, tau_frames: float) -> np.ndarray:
+    """y[n] = y[n-1] + a (x[n] - y[n-1]) along axis 0, starting from y[-1] = `initial`; as an
+    IIR filter in scipy (a Python loop here held the interpreter lock for milliseconds, which
+    delayed the server's sends)."""
+    alpha = 1 - np.exp(-1.0 / max(tau_frames, 1e-6))
+    initial = np.broadcast_to(np.asarray(initial, np.float64), x.shape[1:])
+    zi = ((1 - alpha) * initial)[None, ...]
+    y, _ = lfilter([alpha], [1.0, -(1 - alpha)], np.asarray(x, np.float64), axis=0, zi=zi)
+    return y.astype(np.float32)
 
 
 def _close_bilabials(mouth: np.ndarray, phonemes: Sequence[Phoneme], t_local: np.ndarray, fps: float) -> None:

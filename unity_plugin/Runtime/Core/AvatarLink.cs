@@ -59,6 +59,10 @@ namespace Avbridge.Core
         public string SessionId { get; private set; }
         public int SampleRate { get; private set; }
 
+        /// <summary>Optional observer of every decoded message, on the socket's thread (recorders,
+        /// benchmarks). Keep it short: it holds up the stream.</summary>
+        public Action<Message> MessageReceived;
+
         readonly object _lock = new object();
         readonly Queue<LinkEvent> _events = new Queue<LinkEvent>();
         readonly Dictionary<long, Message> _replies = new Dictionary<long, Message>();
@@ -228,6 +232,8 @@ namespace Avbridge.Core
                 Enqueue(new LinkEvent { Kind = LinkEventKind.Error, Code = ex.Code, Text = "from server: " + ex.Message });
                 return;
             }
+            var observer = MessageReceived;
+            if (observer != null) observer(m);
             switch (m.Type)
             {
                 case "stream":
