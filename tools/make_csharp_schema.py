@@ -1,6 +1,6 @@
-"""Write unity_plugin/Runtime/Core/Protocol/Schema.cs from the Python message table, so the C#
-client and the Python reference can never disagree on a field. tests/test_csharp_schema.py fails
-when the file is stale.
+"""Write the C# files that mirror Python tables: Protocol/Schema.cs (the message table) and
+Mapping/ArkitNames.cs (the 52 blendshape names, in protocol order), so the Unity client and the
+Python reference can never disagree. tests/test_csharp_schema.py fails when either is stale.
 
     python tools/make_csharp_schema.py
 """
@@ -13,9 +13,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
+from avbridge.arkit import ARKIT_BLENDSHAPES  # noqa: E402
 from avbridge.protocol.schema import MAX_BULK_BYTES, MAX_HEADER_BYTES, TYPES, VERSION  # noqa: E402
 
-TARGET = ROOT / "unity_plugin" / "Runtime" / "Core" / "Protocol" / "Schema.cs"
+CORE = ROOT / "unity_plugin" / "Runtime" / "Core"
+TARGET = CORE / "Protocol" / "Schema.cs"
+NAMES_TARGET = CORE / "Mapping" / "ArkitNames.cs"
+
+NAMES = '''// The 52 ARKit blendshapes in protocol order (frame values 0-51), as in backend/avbridge/arkit.py.
+// Written by tools/make_csharp_schema.py: edit the Python list, then run the tool.
+namespace Avbridge.Core.Mapping
+{
+    public static class ArkitNames
+    {
+        public static readonly string[] All =
+        {
+%(names)s
+        };
+
+        public static int IndexOf(string name)
+        {
+            for (int i = 0; i < All.Length; i++)
+                if (string.Equals(All[i], name, System.StringComparison.OrdinalIgnoreCase)) return i;
+            return -1;
+        }
+    }
+}
+'''
 
 HEAD = '''// The message table of protocol v1 (protocol/SPEC.md section 6), the same as the Python
 // reference's backend/avbridge/protocol/schema.py. Field kinds: str, uint, int, float, bool,
@@ -82,6 +106,11 @@ def render() -> str:
     return HEAD % {"version": VERSION, "header": MAX_HEADER_BYTES, "bulk": MAX_BULK_BYTES} + "\n".join(lines) + "\n" + TAIL
 
 
+def render_names() -> str:
+    return NAMES % {"names": "\n".join(f'            "{name}",' for name in ARKIT_BLENDSHAPES)}
+
+
 if __name__ == "__main__":
     TARGET.write_text(render())
-    print(f"wrote {TARGET.relative_to(ROOT)}")
+    NAMES_TARGET.write_text(render_names())
+    print(f"wrote {TARGET.relative_to(ROOT)} and {NAMES_TARGET.relative_to(ROOT)}")
