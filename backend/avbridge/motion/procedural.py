@@ -1,19 +1,22 @@
 """Procedural motion: phoneme timeline + audio -> Track, with no learned weights.
 
 Per utterance stream (T = frames the pushed audio covers):
-    mouth   (T, 52)  viseme poses box-filtered over each frame, smoothed forward and backward
-                     (zero phase, so no lag against the audio), opening scaled by loudness; every
-                     bilabial (p, b, m) is then forced shut for at least one frame
-    blinks  (T, 2)   gamma-distributed intervals, fast close and slower open
-    head    (T, 7)   slow multi-sine sway (never repeating: incommensurate random frequencies) plus
-                     small nods when loudness rises, as quaternion + translation
-    gaze    (T, 4)   fixations with short saccades, mostly eye contact, mirrored into eyeLook*
+    mouth   (T, 52)  motion/mouth.py: anticipated, coarticulated visemes scaled by loudness and
+                     speaking rate, smoothed without lag, every p/b/m shut
+    brows   (T,)     raised on pitch and loudness accents (motion/prosody.py)
+    eyes    (T, 4)   motion/eyes.py: blinks (more at phrase boundaries), fixations, saccades, drift,
+                     eyeLook* shapes that match the gaze
+    head    (T, 7)   motion/head.py: sway, nods on stressed vowels, tilt per phrase, settling at
+                     phrase ends; as quaternion + translation
+    emotion (52,)    an expression pose (motion/emotion.py), blended in over 0.3 s when it changes
 
-Without a phoneme timeline (engine-supplied speech), the mouth follows loudness and a crude
-spectral shape (zero-crossing rate: sibilants spread, low voiced sounds round), smoothed causally.
+Without a phoneme timeline (engine-supplied speech) the mouth follows the audio alone, nods come
+from loudness accents and phrase boundaries from silences.
 
-Blink, head and gaze depend only on absolute utterance time and the stream's own random state, so
-the output does not depend on how the audio is cut into chunks.
+Blinks, gaze and sway depend only on utterance time and the stream's own random state, and the
+accents behind nods and brows only on audio up to each frame (the stream keeps the end of the
+previous chunk for its analysis windows, and indexes frames by whole samples), so none of them
+depends on how the audio is cut.
 """
 
 from __future__ import annotations
@@ -21,29 +24,25 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from scipy.signal import lfilter
 
 from avbridge.arkit import INDEX
 from avbridge.motion import MotionParams, frames_covering
 from avbridge.motion.emotion import emotion_pose
-from avbridge.motion.visemes import MOUTH_CHANNELS, VISEME_INDEX, VISEME_POSES, is_bilabial, viseme_of
+from avbridge.motion.eyes import BlinkSchedule, Gaze, eye_look_shapes
+from avbridge.motion.head import HeadMotion
+from avbridge.motion.mouth import SIL_POSE, mouth_from_audio, mouth_from_phonemes
+from avbridge.motion.prosody import Emphasis, loudness, one_pole, pitch
+from avbridge.motion.visemes import MOUTH_CHANNELS, viseme_of
 from avbridge.speech import Phoneme
+from avbridge.speech.timeline import PAUSE
 from avbridge.track import Track, yaw_pitch_roll_to_quaternion
 
-_DEG = np.pi / 180.0
-_SMOOTHING_S = 0.028         # mouth time constant: fast enough for 10-15 phonemes a second
-_SUBSAMPLES = 4              # per frame, so phonemes shorter than a frame still count
-_MIN_LOUDNESS_REF = 1500.0   # int16 RMS: the loudness reference never drops below this
-_NOISE_GATE = 0.06           # audio-only path: loudness (relative to speech) treated as silence
-_EYE_LOOK_FULL_YAW = 30 * _DEG
-_EYE_LOOK_FULL_PITCH = 25 * _DEG
-
-_JAW = INDEX["jawOpen"]
-_CLOSE = INDEX["mouthClose"]
+PHRASE_PAUSE_S = 0.15
+_HISTORY_SAMPLES = 2048
+_JAW, _CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
 _BLINK = [INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]]
-_BROW_UP = [INDEX["browInnerUp"], INDEX["browOuterUpLeft"], INDEX["browOuterUpRight"]]
-_PP_POSE = VISEME_POSES[VISEME_INDEX["PP"]]
-_SIL_POSE = VISEME_POSES[VISEME_INDEX["sil"]]
+_SMILE = [INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]
+_CHEEK = [INDEX["cheekSquintLeft"], INDEX["cheekSquintRight"]]
 
 
 class ProceduralGenerator:
@@ -61,17 +60,22 @@ class ProceduralStream:
         self.params = params
         # One generator each, so that how the audio is cut into chunks cannot change the draws.
         blink_rng, head_rng, gaze_rng = np.random.default_rng(seed).spawn(3)
+        self._blinks = BlinkSchedule(blink_rng, params.blink_rate_per_min)
+        self._head = HeadMotion(head_rng)
+        self._gaze = Gaze(gaze_rng, params.gaze_target)
+        self._emphasis = Emphasis(self.fps)
         self._samples_in = 0
         self._frames_out = 0
-        self._mouth = _SIL_POSE.copy()                 # last emitted mouth pose
-        self._loudness_ref = _MIN_LOUDNESS_REF
-        self._emphasis_fast = 0.0
-        self._emphasis_slow = 0.0
-        self._blinks = _BlinkSchedule(blink_rng, params.blink_rate_per_min)
-        self._head = _Sway(head_rng, amplitudes_deg=(2.2, 1.3, 0.9))
-        self._gaze = _Fixations(gaze_rng)
+        self._mouth = SIL_POSE.copy()                 # last emitted mouth pose
+        self._loudness_peak = 0.0
+        # The end of the previous chunk: analysis windows (40 ms for pitch) reach back into it, so a
+        # live stream in 20 ms pieces is analysed as well as a whole file.
+        self._history = np.zeros(0, np.int16)
+        self._emotion = emotion_pose(params.emotion, params.emotion_intensity)
+        self._silent_since: float | None = None       # audio-only path: start of the current silence
+        self._in_pause = False
+        self._accent_tail: list[tuple[float, float, float]] = []   # last two (time, accent, loudness) of the previous chunk
 
-    # -- public -----------------------------------------------------------------------------
     def push(self, pcm: np.ndarray, phonemes: Sequence[Phoneme] | None = None) -> Track:
         pcm = np.asarray(pcm, np.int16).reshape(-1)
         first_sample = self._samples_in
@@ -79,261 +83,109 @@ class ProceduralStream:
         first_frame = self._frames_out
         end_frame = frames_covering(self._samples_in, self.fps, self.sample_rate)
         self._frames_out = end_frame
-        n = end_frame - first_frame
-        if n <= 0:
+        if end_frame <= first_frame:
             return Track.empty(self.fps, first_frame)
-        t_utt = np.arange(first_frame, end_frame) / self.fps            # utterance time
-        t_local = t_utt - first_sample / self.sample_rate                # time within this pcm
-        loudness = self._loudness(pcm, t_local)
+        t_utt = np.arange(first_frame, end_frame) / self.fps              # utterance time
+        chunk_start = first_sample / self.sample_rate
+        t_local = t_utt - chunk_start                                     # time within this pcm
+        analysed = np.concatenate([self._history, pcm])
+        # Each frame's sample index in `analysed`, in integers: the same window however it is cut.
+        frame_samples = np.round(np.arange(first_frame, end_frame) * self.sample_rate / self.fps).astype(np.int64)
+        centres = frame_samples - first_sample + len(self._history)
+        self._history = analysed[-_HISTORY_SAMPLES:]
+        # The mouth uses loudness centred on each frame (for sync); accents, which decide nods and
+        # brows, use only audio up to each frame, so they come out the same however it is cut.
+        peak = self._loudness_peak
+        loud, _ = loudness(analysed, self.sample_rate, centres, self.fps, peak)
+        loud_so_far, self._loudness_peak = loudness(analysed, self.sample_rate, centres, self.fps, peak, causal=True)
+        f0 = pitch(analysed, self.sample_rate, centres, loud_so_far)
+        accent = self._emphasis(loud_so_far, f0)
+        articulation = float(np.clip(self.params.articulation, 0.2, 2.0))
         if phonemes:
-            mouth = self._mouth_from_phonemes(phonemes, t_local, loudness)
+            mouth = mouth_from_phonemes(phonemes, t_local, loud, self._mouth, self.fps, articulation)
+            self._events_from_phonemes(phonemes, chunk_start, loud, t_local)
         else:
-            mouth = self._mouth_from_audio(pcm, t_local, loudness)
-        return self._compose(mouth, loudness, t_utt, first_frame)
+            mouth = mouth_from_audio(analysed, self.sample_rate, centres, loud, self._mouth, self.fps, articulation)
+            self._events_from_audio(t_utt, loud_so_far, accent)
+        return self._compose(mouth, accent, t_utt, first_frame)
 
     def finish(self) -> Track:
         return Track.empty(self.fps, self._frames_out)
 
-    # -- mouth ------------------------------------------------------------------------------
-    def _loudness(self, pcm: np.ndarray, t_local: np.ndarray) -> np.ndarray:
-        """(T,) RMS over one frame around each frame time, relative to the loud speech level."""
-        x = pcm.astype(np.float32)
-        half = max(1, int(self.sample_rate / self.fps))
-        centres = np.clip((t_local * self.sample_rate).astype(np.int64), 0, max(len(x) - 1, 0))
-        if len(x) == 0:
-            return np.zeros(len(t_local), np.float32)
-        csum = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
-        lo = np.clip(centres - half, 0, len(x))
-        hi = np.clip(centres + half, 0, len(x))
-        rms = np.sqrt((csum[hi] - csum[lo]) / np.maximum(hi - lo, 1))
-        voiced = rms[rms > _MIN_LOUDNESS_REF * 0.3]
-        if len(voiced):
-            self._loudness_ref = max(self._loudness_ref, float(np.percentile(voiced, 90)))
-        return np.clip(rms / self._loudness_ref, 0.0, 1.5).astype(np.float32)
+    # -- events for eyes and head --------------------------------------------------------------
+    def _events_from_phonemes(self, phonemes: Sequence[Phoneme], chunk_start: float, loud: np.ndarray,
+                              t_local: np.ndarray) -> None:
+        for i, p in enumerate(phonemes):
+            if p.symbol == PAUSE and p.end - p.start >= PHRASE_PAUSE_S and i > 0:
+                self._blinks.add_boundary(chunk_start + p.start)
+                self._head.add_pause(chunk_start + p.start, chunk_start + p.end)
+            elif p.stress == 1 and viseme_of(p.symbol) in ("aa", "E", "I", "O", "U", "RR"):
+                near = (t_local >= p.start) & (t_local < p.end + 0.05)
+                strength = float(loud[near].max()) if near.any() else 0.5
+                self._head.add_nod(chunk_start + p.start - 0.05, strength)
 
-    def _mouth_from_phonemes(self, phonemes: Sequence[Phoneme], t_local: np.ndarray,
-                             loudness: np.ndarray) -> np.ndarray:
-        starts = np.array([p.start for p in phonemes])
-        visemes = np.array([VISEME_INDEX[viseme_of(p.symbol)] for p in phonemes])
-        offsets = (np.arange(_SUBSAMPLES) + 0.5) / _SUBSAMPLES - 0.5
-        sub_t = t_local[:, None] + offsets[None, :] / self.fps
-        which = np.clip(np.searchsorted(starts, sub_t, side="right") - 1, 0, len(phonemes) - 1)
-        targets = VISEME_POSES[visemes[which]].mean(axis=1)              # (T, 52)
-        gain = np.clip(0.55 + 0.6 * np.sqrt(loudness), 0.4, 1.25) * self.params.articulation
-        opening = np.ones(52, np.float32)
-        opening[[INDEX["mouthPressLeft"], INDEX["mouthPressRight"]]] = 0.0
-        targets = targets * (1 + (gain[:, None] - 1) * opening[None, :])
-        mouth = _zero_phase_smooth(targets, self._mouth, _SMOOTHING_S * self.fps)
-        _close_bilabials(mouth, phonemes, t_local, self.fps)
-        return mouth
+    def _events_from_audio(self, t_utt: np.ndarray, loud: np.ndarray, accent: np.ndarray) -> None:
+        """Causal, as live audio is: a silence becomes a phrase boundary once it has lasted
+        PHRASE_PAUSE_S, and an event never starts before the first frame not yet sent, so the
+        result does not depend on how the audio is cut."""
+        quiet = loud < 0.1
+        for i, t in enumerate(t_utt):
+            if quiet[i]:
+                if self._silent_since is None:
+                    self._silent_since = float(t)
+                elif not self._in_pause and t - self._silent_since >= PHRASE_PAUSE_S:
+                    self._in_pause = True
+                    self._blinks.add_boundary(float(t))
+                    self._head.add_pause(float(t))
+            else:
+                if self._in_pause:
+                    self._head.end_pause(float(t))
+                self._in_pause = False
+                self._silent_since = None
+        # Accent peaks, with two frames of the previous chunk so a peak on the seam is not lost.
+        # A nod's bump is 0 at its own start, so one found on the previous chunk's last frame can
+        # start there without changing frames already sent.
+        times = np.concatenate([[x[0] for x in self._accent_tail], t_utt])
+        values = np.concatenate([[x[1] for x in self._accent_tail], accent])
+        levels = np.concatenate([[x[2] for x in self._accent_tail], loud])
+        middle = values[1:-1]
+        peaks = np.flatnonzero((middle > 0.25) & (middle >= values[:-2]) & (middle > values[2:])) + 1
+        for k in peaks:
+            if k >= len(self._accent_tail) - 1:   # peaks inside the tail were handled with the last chunk
+                self._head.add_nod(float(times[k]), float(max(levels[k], 0.3)))
+        self._accent_tail = list(zip(times[-2:].tolist(), values[-2:].tolist(), levels[-2:].tolist()))
 
-    def _mouth_from_audio(self, pcm: np.ndarray, t_local: np.ndarray, loudness: np.ndarray) -> np.ndarray:
-        x = pcm.astype(np.float32)
-        half = max(1, int(self.sample_rate / self.fps))
-        centres = np.clip((t_local * self.sample_rate).astype(np.int64), 0, max(len(x) - 1, 0))
-        crossings = np.concatenate([[0], np.cumsum(np.abs(np.diff(np.sign(x))) > 0)]) if len(x) else np.zeros(1)
-        lo = np.clip(centres - half, 0, len(crossings) - 1)
-        hi = np.clip(centres + half, 0, len(crossings) - 1)
-        zcr = (crossings[hi] - crossings[lo]) / np.maximum(hi - lo, 1)   # crossings per sample
-        # Room noise and breath sit below a few percent of the speech level: gate them out, or the
-        # mouth hangs open in the pauses of real recordings.
-        loudness = np.clip((loudness - _NOISE_GATE) / (1 - _NOISE_GATE), 0, None)
-        voiced = loudness > 0
-        sibilance = np.clip((zcr - 0.12) / 0.2, 0, 1) * voiced
-        rounding = np.clip((0.06 - zcr) / 0.06, 0, 1) * np.clip(loudness, 0, 1)
-        open_amount = np.clip(loudness, 0, 1.2) ** 0.8 * (1 - 0.6 * sibilance)
-        targets = (_SIL_POSE[None, :]
-                   + open_amount[:, None] * (VISEME_POSES[VISEME_INDEX["aa"]] - _SIL_POSE)[None, :] * 0.8
-                   + sibilance[:, None] * VISEME_POSES[VISEME_INDEX["SS"]][None, :] * 0.6
-                   + rounding[:, None] * VISEME_POSES[VISEME_INDEX["O"]][None, :] * 0.3)
-        targets *= self.params.articulation
-        # Causal: this path runs on live audio, where the future is not known yet.
-        return _one_pole(targets, self._mouth, _SMOOTHING_S * 1.5 * self.fps)
-
-    # -- the rest of the face -----------------------------------------------------------------
-    def _compose(self, mouth: np.ndarray, loudness: np.ndarray, t_utt: np.ndarray, first_frame: int) -> Track:
+    # -- the whole face -----------------------------------------------------------------------
+    def _compose(self, mouth: np.ndarray, accent: np.ndarray, t_utt: np.ndarray, first_frame: int) -> Track:
         n = len(t_utt)
         self._mouth = mouth[-1].copy()
         shapes = np.zeros((n, 52), np.float32)
         shapes[:, MOUTH_CHANNELS] = mouth[:, MOUTH_CHANNELS]
-        shapes[:, INDEX["mouthPressLeft"]] = mouth[:, INDEX["mouthPressLeft"]]
-        shapes[:, INDEX["mouthPressRight"]] = mouth[:, INDEX["mouthPressRight"]]
         expressive = float(np.clip(self.params.expressiveness, 0.0, 2.0))
-        emphasis = self._emphasis(loudness)
-        brow = np.clip(emphasis * 0.9, 0, 1) * 0.25 * expressive
-        shapes[:, _BROW_UP[0]] += brow
-        shapes[:, _BROW_UP[1]] += brow * 0.6
-        shapes[:, _BROW_UP[2]] += brow * 0.6
+        brow = np.clip(accent * 0.9, 0, 1) * 0.3 * expressive
+        shapes[:, INDEX["browInnerUp"]] += brow
+        shapes[:, INDEX["browOuterUpLeft"]] += brow * 0.6
+        shapes[:, INDEX["browOuterUpRight"]] += brow * 0.6
         blink = self._blinks.weights(t_utt)
         shapes[:, _BLINK[0]] = blink
         shapes[:, _BLINK[1]] = np.clip(blink * 0.97, 0, 1)
+        self._gaze.target = self.params.gaze_target
         gaze = self._gaze.angles(t_utt)
-        _eye_look_shapes(shapes, gaze)
-        pose = emotion_pose(self.params.emotion, self.params.emotion_intensity)
-        shapes += pose[None, :]
+        eye_look_shapes(shapes, gaze, INDEX)
+        target = emotion_pose(self.params.emotion, self.params.emotion_intensity)
+        emotion = one_pole(np.repeat(target[None, :], n, axis=0), self._emotion, 0.3 * self.fps)
+        self._emotion = emotion[-1].copy()
+        shapes += emotion
+        shapes[:, _CHEEK] += 0.4 * shapes[:, _SMILE]          # a smile lifts the cheeks
         # Keep bilabials shut even when an emotion widens the mouth.
         closed = mouth[:, _CLOSE] > 0.5 * mouth[:, _JAW] + 1e-3
         shapes[closed, _CLOSE] = shapes[closed, _JAW]
         np.clip(shapes, 0.0, 1.0, out=shapes)
-        yaw, pitch, roll = self._head.angles(t_utt, expressive)
-        pitch = pitch + np.clip(emphasis, -0.5, 1.0) * 2.5 * _DEG * expressive
+        yaw, pitch_angle, roll = self._head.angles(t_utt, expressive)
+        pitch_angle = pitch_angle + np.clip(accent, -0.5, 1.0) * 1.2 * np.pi / 180 * expressive
         head = np.zeros((n, 7), np.float32)
-        head[:, :4] = yaw_pitch_roll_to_quaternion(yaw, pitch, roll)
-        head[:, 4] = -0.01 * np.sin(yaw)                      # the head turns about the neck, not its centre
-        head[:, 5] = -0.004 * np.sin(pitch)
-        head[:, 6] = 0.004 * np.clip(emphasis, 0, 1) * expressive
+        head[:, :4] = yaw_pitch_roll_to_quaternion(yaw, pitch_angle, roll)
+        head[:, 4] = -0.01 * np.sin(yaw)            # the head turns about the neck, not its centre
+        head[:, 5] = -0.004 * np.sin(pitch_angle)
+        head[:, 6] = 0.004 * np.clip(accent, 0, 1) * expressive
         return Track(self.fps, shapes, head, gaze.astype(np.float32), first_frame)
-
-    def _emphasis(self, loudness: np.ndarray) -> np.ndarray:
-        """(T,) rise of loudness above its recent level: > 0 on stressed, louder syllables."""
-        x = loudness[:, None].astype(np.float64)
-        fast = _one_pole(x, np.array([self._emphasis_fast]), 0.08 * self.fps)[:, 0]
-        slow = _one_pole(x, np.array([self._emphasis_slow]), 0.7 * self.fps)[:, 0]
-        self._emphasis_fast, self._emphasis_slow = float(fast[-1]), float(slow[-1])
-        return (fast - slow).astype(np.float32)
-
-
-def _zero_phase_smooth(targets: np.ndarray, initial: np.ndarray, tau_frames: float) -> np.ndarray:
-    """First-order low-pass run forward then backward: no lag. Starts from `initial` (the last
-    frame already sent) so consecutive chunks join without a step."""
-    forward = _one_pole(targets, initial, tau_frames)
-    backward = _one_pole(forward[::-1], forward[-1], tau_frames)[::-1]
-    # The first frame must continue from `initial`, so blend the backward pass in over a few frames.
-    ramp = np.clip(np.arange(len(targets)) / 3.0, 0, 1)[:, None]
-    return forward * (1 - ramp) + backward * ramp
-
-
-def _one_pole(x: np.ndarray, initial: np.ndarray, tau_frames: float) -> np.ndarray:
-    """y[n] = y[n-1] + a (x[n] - y[n-1]) along axis 0, starting from y[-1] = `initial`; as an
-    IIR filter in scipy (a Python loop here held the interpreter lock for milliseconds, which
-    delayed the server's sends)."""
-    alpha = 1 - np.exp(-1.0 / max(tau_frames, 1e-6))
-    initial = np.broadcast_to(np.asarray(initial, np.float64), x.shape[1:])
-    zi = ((1 - alpha) * initial)[None, ...]
-    y, _ = lfilter([alpha], [1.0, -(1 - alpha)], np.asarray(x, np.float64), axis=0, zi=zi)
-    return y.astype(np.float32)
-
-
-def _close_bilabials(mouth: np.ndarray, phonemes: Sequence[Phoneme], t_local: np.ndarray, fps: float) -> None:
-    """Shut the lips on every p, b, m: fully in the middle of the phoneme (always at least the
-    frame nearest its centre), easing over one frame on each side."""
-    if len(t_local) == 0:
-        return
-    frame = 1.0 / fps
-    for p in phonemes:
-        if not is_bilabial(p.symbol):
-            continue
-        margin = 0.2 * (p.end - p.start)
-        lo, hi = p.start + margin, p.end - margin
-        centre = 0.5 * (p.start + p.end)
-        weight = np.clip(1.0 - np.maximum(lo - t_local, t_local - hi).clip(0) / frame, 0, 1)
-        nearest = int(np.argmin(np.abs(t_local - centre)))
-        if abs(t_local[nearest] - centre) <= frame:
-            weight[nearest] = 1.0
-        for i in np.flatnonzero(weight > 0):
-            w = weight[i]
-            closed = mouth[i] * (1 - w) + _PP_POSE * w
-            jaw = min(mouth[i, _JAW], _PP_POSE[_JAW] + 0.03) if w >= 1 else closed[_JAW]
-            closed[_JAW] = jaw
-            if w >= 1:
-                closed[_CLOSE] = jaw
-            mouth[i, MOUTH_CHANNELS] = closed[MOUTH_CHANNELS]
-
-
-def _eye_look_shapes(shapes: np.ndarray, gaze: np.ndarray) -> None:
-    """eyeLook* weights from (T, 4) gaze angles (yaw > 0: to the avatar's left; pitch > 0: down)."""
-    for side, yaw_col, pitch_col in (("Left", 0, 1), ("Right", 2, 3)):
-        yaw = gaze[:, yaw_col] / _EYE_LOOK_FULL_YAW
-        pitch = gaze[:, pitch_col] / _EYE_LOOK_FULL_PITCH
-        # Looking to the avatar's left turns the left eye outward and the right eye inward.
-        toward_left_channel = "eyeLookOut" if side == "Left" else "eyeLookIn"
-        toward_right_channel = "eyeLookIn" if side == "Left" else "eyeLookOut"
-        shapes[:, INDEX[toward_left_channel + side]] = np.clip(yaw, 0, 1)
-        shapes[:, INDEX[toward_right_channel + side]] = np.clip(-yaw, 0, 1)
-        shapes[:, INDEX["eyeLookDown" + side]] = np.clip(pitch, 0, 1)
-        shapes[:, INDEX["eyeLookUp" + side]] = np.clip(-pitch, 0, 1)
-
-
-class _BlinkSchedule:
-    """Blinks at a human rate (about 17 a minute at rest), gamma-distributed intervals, closing in
-    about a third of the blink and opening in the rest."""
-
-    def __init__(self, rng: np.random.Generator, rate_per_min: float) -> None:
-        self._rng = rng
-        self._mean_interval = 60.0 / max(rate_per_min, 1.0)
-        self._blinks: list[tuple[float, float]] = []     # (start, duration)
-        self._next = float(rng.uniform(0.4, min(2.5, self._mean_interval)))
-
-    def weights(self, t: np.ndarray) -> np.ndarray:
-        if len(t) == 0:
-            return np.zeros(0, np.float32)
-        while self._next <= t[-1] + 1.0:
-            duration = float(self._rng.uniform(0.12, 0.22))
-            self._blinks.append((self._next, duration))
-            self._next += max(1.0, duration + float(self._rng.gamma(3.0, self._mean_interval / 3.0)))
-        out = np.zeros(len(t), np.float32)
-        for start, duration in self._blinks:
-            if start > t[-1] or start + duration < t[0]:
-                continue
-            close, hold = 0.35 * duration, 0.08 * duration
-            u = t - start
-            closing = np.clip(u / close, 0, 1)
-            opening = np.clip(1 - (u - close - hold) / (duration - close - hold), 0, 1)
-            w = np.where(u < close + hold, closing, opening) * ((u >= 0) & (u <= duration))
-            out = np.maximum(out, np.sin(w * np.pi / 2) ** 2)
-        self._blinks = [b for b in self._blinks if b[0] + b[1] >= t[-1] - 1.0]
-        return out
-
-
-class _Sway:
-    """Yaw, pitch, roll as sums of three sines each, with random incommensurate frequencies
-    (0.07 to 0.45 Hz) and phases: smooth and never periodic within an utterance."""
-
-    def __init__(self, rng: np.random.Generator, amplitudes_deg: tuple[float, float, float]) -> None:
-        self._freq = rng.uniform(0.07, 0.45, size=(3, 3))
-        self._phase = rng.uniform(0, 2 * np.pi, size=(3, 3))
-        weights = rng.uniform(0.5, 1.0, size=(3, 3))
-        # Scale so each axis has the requested standard deviation.
-        self._amp = weights / np.sqrt((weights ** 2).sum(axis=1, keepdims=True) / 2) \
-            * (np.array(amplitudes_deg)[:, None] * _DEG)
-
-    def angles(self, t: np.ndarray, expressiveness: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        waves = self._amp[:, :, None] * np.sin(2 * np.pi * self._freq[:, :, None] * t[None, None, :]
-                                               + self._phase[:, :, None])
-        yaw, pitch, roll = waves.sum(axis=1) * expressiveness
-        return yaw, pitch, roll
-
-
-class _Fixations:
-    """Gaze as fixations joined by quick saccades: mostly eye contact within a couple of degrees,
-    now and then a short look away."""
-
-    SACCADE_S = 0.045
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self._rng = rng
-        self._targets: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)]   # (time, yaw, pitch)
-        self._next = float(rng.uniform(0.6, 2.0))
-
-    def angles(self, t: np.ndarray) -> np.ndarray:
-        if len(t) == 0:
-            return np.zeros((0, 4), np.float32)
-        while self._next <= t[-1]:
-            if self._rng.random() < 0.75:
-                yaw, pitch = self._rng.normal(0, 1.5 * _DEG, size=2)
-            else:
-                yaw = self._rng.choice([-1, 1]) * self._rng.uniform(5, 10) * _DEG
-                pitch = self._rng.uniform(-2, 5) * _DEG
-            self._targets.append((self._next, float(yaw), float(pitch)))
-            self._next += float(self._rng.uniform(0.8, 3.0))
-        times = np.array([x[0] for x in self._targets])
-        values = np.array([[x[1], x[2]] for x in self._targets])
-        idx = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 1)
-        prev = values[np.clip(idx - 1, 0, None)]
-        progress = np.clip((t - times[idx]) / self.SACCADE_S, 0, 1)
-        progress = progress * progress * (3 - 2 * progress)
-        current = prev + (values[idx] - prev) * progress[:, None]
-        current[idx == 0] = values[0]
-        keep = max(0, int(np.searchsorted(times, t[0], side="right")) - 2)
-        self._targets = self._targets[keep:]
-        return np.concatenate([current, current], axis=1)   # both eyes on one far target

@@ -18,10 +18,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Phoneme:
-    """One phoneme (IPA) on a chunk's own time axis, in seconds from the chunk's first sample."""
+    """One phoneme (IPA) on a chunk's own time axis, in seconds from the chunk's first sample.
+    `stress` is 1 for a primary-stressed vowel, 2 for a secondary one, else 0."""
     symbol: str
     start: float
     end: float
+    stress: int = 0
 
 
 @dataclass(frozen=True)

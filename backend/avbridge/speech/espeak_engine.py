@@ -114,7 +114,8 @@ class EspeakEngine:
                 phonemes.append(Phoneme(PAUSE, cursor / sr, sample / sr))
             # espeak reports stress and length inside the phoneme string ("ˈa", "iː").
             clean = symbol.replace("ˈ", "").replace("ˌ", "").replace("ː", "") or PAUSE
-            phonemes.append(Phoneme(clean, sample / sr, max(end, sample) / sr))
+            stress = 1 if "ˈ" in symbol else 2 if "ˌ" in symbol else 0
+            phonemes.append(Phoneme(clean, sample / sr, max(end, sample) / sr, stress))
             cursor = max(end, sample)
         if cursor < total:
             phonemes.append(Phoneme(PAUSE, cursor / sr, total / sr))

@@ -37,11 +37,15 @@ def timeline_from_sample_counts(symbols: Sequence[str], samples: Sequence[int], 
     position = 0
     word_start_pending = False
     word_starts: list[int] = []
+    pending_stress = 0
+    stresses: list[int] = []     # one per entry of `merged`
     for symbol, count in zip(symbols, samples):
         count = int(count)
         start, position = position, position + count
         if symbol == " ":
             word_start_pending = True
+        elif symbol in ("ˈ", "ˌ"):
+            pending_stress = 1 if symbol == "ˈ" else 2
         if symbol in _SPLIT:
             half = count // 2
             if merged and not _is_pause(merged[-1][0]):
@@ -64,9 +68,14 @@ def timeline_from_sample_counts(symbols: Sequence[str], samples: Sequence[int], 
             merged[-1][2] = position
             continue
         merged.append([symbol, start, position])
+        # espeak puts the stress mark before the stressed vowel
+        stresses.append(pending_stress if symbol != PAUSE else 0)
+        if symbol != PAUSE:
+            pending_stress = 0
     if carry and merged:
         merged[-1][2] += carry
-    phonemes = [Phoneme(s, a / sample_rate, b / sample_rate) for s, a, b in merged]
+    phonemes = [Phoneme(s, a / sample_rate, b / sample_rate, stress)
+                for (s, a, b), stress in zip(merged, stresses)]
     return phonemes, [w / sample_rate for w in word_starts]
 
 
