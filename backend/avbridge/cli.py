@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("text")
     say.add_argument("--out", default="out", help="output folder (default: ./out)")
     say.add_argument("--connect", help="a running server's endpoint; default: start one in-process")
-    say.add_argument("--emotion", help="neutral, happy, sad, angry, surprised, concerned")
+    say.add_argument("--emotion", help="auto (from each sentence's text), neutral, happy, sad, angry, surprised, concerned")
     _server_args(say)
     _logging_args(say)
 

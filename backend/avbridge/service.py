@@ -276,11 +276,15 @@ class Service:
     @staticmethod
     def _apply_params(params: MotionParams, m: Message, type_name: str) -> None:
         if "emotion" in m.fields:
-            if m["emotion"] not in EMOTIONS:
-                raise ProtocolError("bad_field", f"{type_name}: unknown emotion '{m['emotion']}'; known: {', '.join(EMOTIONS)}")
-            params.emotion = m["emotion"]
-            if "intensity" not in m.fields and params.emotion_intensity == 0:
-                params.emotion_intensity = 0.7
+            if m["emotion"] == "auto":
+                params.infer_emotion = True     # from each sentence's text (motion/text_emotion.py)
+            elif m["emotion"] not in EMOTIONS:
+                raise ProtocolError("bad_field", f"{type_name}: unknown emotion '{m['emotion']}'; known: auto, {', '.join(EMOTIONS)}")
+            else:
+                params.infer_emotion = False
+                params.emotion = m["emotion"]
+                if "intensity" not in m.fields and params.emotion_intensity == 0:
+                    params.emotion_intensity = 0.7
         ranges = {"intensity": ("emotion_intensity", 0.0, 1.0), "expressiveness": ("expressiveness", 0.0, 2.0),
                   "articulation": ("articulation", 0.2, 2.0), "blink_rate": ("blink_rate_per_min", 0.0, 60.0)}
         for name, (attr, lo, hi) in ranges.items():

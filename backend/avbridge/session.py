@@ -12,6 +12,7 @@ the utterance's flags are shared between those threads and guarded by `Session.l
 from __future__ import annotations
 
 import collections
+import copy
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from avbridge.arkit import ARKIT_BLENDSHAPES
-from avbridge.motion import MotionGenerator, MotionParams, MotionStream
+from avbridge.motion import MotionGenerator, MotionParams, MotionStream, text_emotion
 from avbridge.motion.visemes import viseme_of
 from avbridge.protocol import FRAME_LAYOUT, Message
 from avbridge.speech import SpeechChunk, SpeechEngine
@@ -223,6 +224,12 @@ class Session:
             self.lock.notify_all()
             return stopped
 
+    def queue_event(self, utt: Utterance, name: str, at: float, **fields) -> None:
+        with self.lock:
+            if not utt.cancelled:
+                self._queue(utt, at, self._event(utt, name, at, **fields))
+                self.lock.notify_all()
+
     def _queue(self, utt: Utterance, media_time: float, message: Message) -> None:
         self.outbox.append(Outgoing(media_time, message, utt.id))
 
@@ -267,6 +274,10 @@ class SayProducer:
         self._pieces = chunk_text(normalize(utt.text))
         self._next = 0
         self._stream: MotionStream | None = None
+        params = utt.params or session.params
+        # Inferred emotion changes sentence by sentence: this line gets its own copy to change.
+        self._params = copy.copy(params) if params.infer_emotion else params
+        self._shown_emotion = (self._params.emotion, self._params.emotion_intensity)
         self.done = False
 
     def step(self) -> None:
@@ -274,12 +285,19 @@ class SayProducer:
         session, utt = self.session, self.utt
         try:
             if not utt.cancelled and self._next < len(self._pieces):
-                speech = self._cache.get(session.engine, self._pieces[self._next])
+                piece = self._pieces[self._next]
+                speech = self._cache.get(session.engine, piece)
                 self._next += 1
+                if self._params.infer_emotion:
+                    self._params.emotion, self._params.emotion_intensity = text_emotion.shared().infer(piece)
                 if self._stream is None:
                     session.begin(utt, speech.sample_rate, audio=True)
-                    self._stream = session.generator.start(session.fps, speech.sample_rate,
-                                                           utt.params or session.params, session.seed)
+                    self._stream = session.generator.start(session.fps, speech.sample_rate, self._params, session.seed)
+                if (self._params.emotion, self._params.emotion_intensity) != self._shown_emotion or self._next == 1:
+                    self._shown_emotion = (self._params.emotion, self._params.emotion_intensity)
+                    if self._params.infer_emotion:
+                        at = utt.start + utt.samples / speech.sample_rate
+                        session.queue_event(utt, "emotion", at, text=self._params.emotion)
                 track = self._stream.push(speech.pcm, speech.phonemes)
                 session.queue_media(utt, track, speech.pcm, speech,
                                     max(1, int(self._audio_message_s * speech.sample_rate)))

@@ -26,6 +26,7 @@ class MotionParams:
     blink_rate_per_min: float = 17.0
     emotion: str = "neutral"
     emotion_intensity: float = 0.0   # 0 .. 1
+    infer_emotion: bool = False      # choose emotion and intensity from each sentence's text
     gaze_target: tuple[float, float] = (0.0, 0.0)   # yaw, pitch in radians from looking straight ahead
     extra: dict = field(default_factory=dict)
 

@@ -29,6 +29,7 @@ namespace Avbridge.Unity
         public event Action<string, bool> UtteranceFinished;     // utterance id, interrupted?
         public event Action<string> Word;                        // as the playhead reaches it
         public event Action<string> Phoneme;
+        public event Action<string> Emotion;                     // with emotion "auto": the one chosen for each sentence
 
         public AvatarLink Link { get; private set; }
         public bool IsConnected { get { return Link != null && Link.IsConnected; } }
@@ -157,6 +158,7 @@ namespace Avbridge.Unity
                 case "interrupted": if (UtteranceFinished != null) UtteranceFinished(e.Utterance, true); break;
                 case "word": if (Word != null) Word(e.Text); break;
                 case "phoneme": if (Phoneme != null) Phoneme(e.Text); break;
+                case "emotion": if (Emotion != null) Emotion(e.Text); break;
             }
         }
     }
