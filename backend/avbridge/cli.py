@@ -57,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
     _server_args(demo)
     _logging_args(demo)
 
+    inspect = sub.add_parser("inspect", help="a take (folder from `avbridge say`, or a Live Link Face CSV) as a PNG sheet of curves")
+    inspect.add_argument("take")
+    inspect.add_argument("--compare", help="a second take, drawn beside the first")
+    inspect.add_argument("--out", help="PNG path (default: TAKE_sheet.png beside the take)")
+    _logging_args(inspect)
+
+    preview = sub.add_parser("preview", help="render a take on the ARKit reference face: preview.mp4 (with audio) and contact_sheet.png")
+    preview.add_argument("take")
+    preview.add_argument("--out", help="output folder (default: the take's folder)")
+    preview.add_argument("--fps", type=float, default=30.0)
+    preview.add_argument("--size", type=int, default=512)
+    _logging_args(preview)
+
     bench = sub.add_parser("bench", help="latency, real-time factor, jitter and CPU over real sockets")
     bench.add_argument("--sessions", default="1,10,50", help="concurrent session counts (default: 1,10,50)")
     bench.add_argument("--seconds", type=float, default=8.0, help="length of each streaming run")
@@ -147,6 +160,21 @@ def main(argv: list[str] | None = None) -> int:
         code = _say_to_files(args, DEMO_TEXT, Path(args.out))
         _play_if_possible(Path(args.out) / "speech.wav")
         return code
+    if args.command == "inspect":
+        from avbridge.inspect import inspect_sheet
+        from avbridge.takes import load_take
+        takes = [load_take(args.take)] + ([load_take(args.compare)] if args.compare else [])
+        out = Path(args.out) if args.out else Path(str(Path(args.take).with_suffix("")) + "_sheet.png")
+        print(f"wrote {inspect_sheet(takes, out)}")
+        return 0
+    if args.command == "preview":
+        from avbridge.render.preview import render_preview
+        from avbridge.takes import load_take
+        take = load_take(args.take)
+        out = Path(args.out) if args.out else (Path(args.take) if Path(args.take).is_dir() else Path(args.take).parent)
+        for kind, path in render_preview(take, out, args.fps, args.size).items():
+            print(f"  {kind:6s} {path}")
+        return 0
     if args.command == "bench":
         from avbridge.bench import run_bench
         return run_bench(args)

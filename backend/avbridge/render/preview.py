@@ -1,0 +1,70 @@
+"""`avbridge preview`: a take rendered on the ARKit reference face, as an mp4 with the take's audio
+and a contact-sheet PNG, so anyone can watch the animation without an engine.
+
+The video is encoded by the ffmpeg that the imageio-ffmpeg wheel carries (H.264, yuv420p, audio
+as AAC). The frame shown at video time t is the track's frame at t (nearest), so the sync in the
+video is the sync in the track.
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from avbridge.render.face_mesh import FaceMesh
+from avbridge.takes import Take
+
+
+def render_preview(take: Take, out_dir: Path, fps: float = 30.0, size: int = 512, sheet_frames: int = 12) -> dict[str, Path]:
+    import imageio_ffmpeg
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mesh = FaceMesh()
+    track = take.track
+    duration = len(track) / track.fps
+    count = max(1, int(np.ceil(duration * fps - 1e-9)))
+    indices = np.minimum(np.round(np.arange(count) / fps * track.fps).astype(int), len(track) - 1)
+    audio_path = None
+    if take.pcm is not None:
+        audio_path = out_dir / "preview_audio.wav"
+        with wave.open(str(audio_path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(take.sample_rate)
+            w.writeframes(take.pcm.astype("<i2").tobytes())
+    video_path = out_dir / "preview.mp4"
+    writer = imageio_ffmpeg.write_frames(str(video_path), (size, size), fps=fps, codec="libx264", quality=7,
+                                         pix_fmt_out="yuv420p", macro_block_size=16,
+                                         audio_path=str(audio_path) if audio_path else None,
+                                         audio_codec="aac" if audio_path else None, ffmpeg_log_level="error")
+    writer.send(None)
+    sheet_at = set(np.linspace(0, count - 1, min(sheet_frames, count)).astype(int).tolist())
+    thumbnails: list[tuple[float, Image.Image]] = []
+    for n, i in enumerate(indices):
+        frame = mesh.render(track.blendshapes[i], track.head[i], track.gaze[i], size)
+        writer.send(np.ascontiguousarray(np.asarray(frame)))
+        if n in sheet_at:
+            thumbnails.append((n / fps, frame))
+    writer.close()
+    if audio_path:
+        audio_path.unlink()
+    sheet_path = out_dir / "contact_sheet.png"
+    _contact_sheet(thumbnails, take.name).save(sheet_path)
+    return {"video": video_path, "sheet": sheet_path}
+
+
+def _contact_sheet(thumbnails: list[tuple[float, Image.Image]], title: str, columns: int = 4) -> Image.Image:
+    size = thumbnails[0][1].width // 2
+    rows = int(np.ceil(len(thumbnails) / columns))
+    sheet = Image.new("RGB", (columns * size, rows * size + 28), (24, 24, 30))
+    draw = ImageDraw.Draw(sheet)
+    draw.text((8, 8), title, fill=(230, 230, 230))
+    for k, (at, frame) in enumerate(thumbnails):
+        x, y = (k % columns) * size, 28 + (k // columns) * size
+        sheet.paste(frame.resize((size, size), Image.LANCZOS), (x, y))
+        draw.text((x + 6, y + 4), f"{at:.2f} s", fill=(230, 230, 230))
+    return sheet
