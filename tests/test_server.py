@@ -189,6 +189,16 @@ def test_ping_maps_clocks(client):
     assert rtt < 1.0 and pong["session_time"] >= 0 and pong["re"] > 0
 
 
+def test_set_moves_the_gaze_target(client):
+    session = client.open(realtime=False)
+    session.set(gaze_yaw=0.3, gaze_pitch=-0.1)
+    gaze = session.say("Over here, traveller.").track.gaze
+    assert abs(np.median(gaze[:, 0]) - 0.3) < 0.05 and abs(np.median(gaze[:, 1]) + 0.1) < 0.05
+    with pytest.raises(ServerError) as caught:
+        session.set(gaze_yaw=2.0)
+    assert caught.value.message == "set: gaze_yaw 2 is outside -0.6..0.6 (radians)"
+
+
 def test_set_changes_the_face(client):
     session = client.open(realtime=False)
     neutral = session.say("I see.").track

@@ -251,8 +251,10 @@ class Service:
 
     def _on_set(self, client: ClientState, m: Message) -> list[Message]:
         session = self._session(client, m)
-        if not any(k in m.fields for k in ("emotion", "intensity", "expressiveness", "articulation", "blink_rate")):
-            raise ProtocolError("missing_field", "set: give at least one of emotion, intensity, expressiveness, articulation, blink_rate")
+        if not any(k in m.fields for k in ("emotion", "intensity", "expressiveness", "articulation", "blink_rate",
+                                           "gaze_yaw", "gaze_pitch")):
+            raise ProtocolError("missing_field", "set: give at least one of emotion, intensity, expressiveness, "
+                                                 "articulation, blink_rate, gaze_yaw, gaze_pitch")
         self._apply_params(session.params, m, "set")
         return [Message("ok", {"re": m.seq, "session": session.id})]
 
@@ -293,6 +295,11 @@ class Service:
                 if not lo <= value <= hi:
                     raise ProtocolError("bad_field", f"{type_name}: {name} {value:g} is outside {lo:g}..{hi:g}")
                 setattr(params, attr, value)
+        yaw, pitch = params.gaze_target
+        for name in ("gaze_yaw", "gaze_pitch"):
+            if name in m.fields and not -0.6 <= m[name] <= 0.6:
+                raise ProtocolError("bad_field", f"{type_name}: {name} {m[name]:g} is outside -0.6..0.6 (radians)")
+        params.gaze_target = (m.get("gaze_yaw", yaw), m.get("gaze_pitch", pitch))
 
     def _start_or_queue(self, session: Session, utt: Utterance) -> None:
         with session.lock:

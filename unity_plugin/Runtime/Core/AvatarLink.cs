@@ -145,6 +145,13 @@ namespace Avbridge.Core
             return Send(SessionMessage("set").With("emotion", emotion).With("intensity", intensity));
         }
 
+        /// <summary>Where eye contact is, in radians from straight ahead (yaw > 0: the avatar's
+        /// left; pitch > 0: down), e.g. toward the player.</summary>
+        public long SetGazeTarget(double yaw, double pitch)
+        {
+            return Send(SessionMessage("set").With("gaze_yaw", yaw).With("gaze_pitch", pitch));
+        }
+
         public long SetParameters(double? expressiveness = null, double? articulation = null, double? blinkRate = null)
         {
             var m = SessionMessage("set");
