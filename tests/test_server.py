@@ -139,6 +139,9 @@ def test_speak_audio_animates_engine_speech(espeak_server):
         pcm = np.concatenate([silence, speech.pcm, silence])
         result = session.speak_audio(pcm, speech.sample_rate, chunk_s=0.05)
         assert result.header["audio"] is False and len(result.pcm) == 0
+        # Each piece the engine sends is animated and sent at once, as one batch (not one message a frame).
+        pieces = int(np.ceil(len(pcm) / int(0.05 * speech.sample_rate)))
+        assert len(result.frame_arrivals) <= pieces + 1
         assert result.end["samples"] == len(pcm)
         assert len(result.track) == int(np.ceil(len(pcm) / speech.sample_rate * 60 - 1e-9))
         jaw = result.track.channel("jawOpen")
@@ -365,3 +368,32 @@ def test_random_garbage_never_stops_the_server(espeak_server):
     peer.send(*encode(Message("ping", {"client_time": 1.0}, seq=999)))
     assert peer.receive().type == "pong"
     peer.close()
+
+
+def test_a_quiet_session_breathes_and_a_line_takes_over(espeak_server):
+    with Client(espeak_server.endpoint, timeout=20) as client:
+        session = client.open()
+        time.sleep(1.5)
+        client.ping(session.id)                       # lets the client read what has arrived
+        idle = [m for m, _ in client.idle[session.id]]
+        assert idle[0].type == "stream" and idle[0]["idle"] is True and idle[0]["audio"] is False
+        frames = np.concatenate([np.frombuffer(m.bulk[0], "<f4").reshape(m["count"], 63) for m in idle if m.type == "frames"])
+        assert len(frames) >= 60                      # a second and more, sent ahead of the clock
+        jaw = frames[:, 17]
+        assert 0.005 < jaw.min() and jaw.max() < 0.06 and np.ptp(jaw) > 0.005      # breathing, mouth shut
+        result = session.say("Hello.")
+        ends = [m for m, _ in client.idle[session.id] if m.type == "end"]
+        assert ends and ends[0]["time"] == pytest.approx(result.start, abs=1e-9)
+        assert ends[0]["frames"] == int(np.ceil((result.start - idle[0]["time"]) * 60 - 1e-9))
+        time.sleep(1.0)
+        client.ping(session.id)
+        headers = [m for m, _ in client.idle[session.id] if m.type == "stream"]
+        assert len(headers) == 2 and headers[1]["time"] >= result.end["time"] - 1e-6   # idle again after the line
+
+
+def test_idle_can_be_turned_off(espeak_server):
+    with Client(espeak_server.endpoint, timeout=20) as client:
+        session = client.open(idle=False)
+        time.sleep(0.8)
+        client.ping(session.id)
+        assert not client.idle[session.id]

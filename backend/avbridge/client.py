@@ -82,6 +82,10 @@ class Client:
         self._seq = itertools.count(1)
         self._replies: dict[int, Message] = {}
         self._streams: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        # Idle streams (motion while nothing is said) run as long as the session is quiet: they are
+        # kept apart, in a bounded buffer per session, for callers that want them (Session.idle).
+        self.idle: dict[str, collections.deque] = collections.defaultdict(lambda: collections.deque(maxlen=2000))
+        self._idle_utterances: set[tuple[str, str]] = set()
         self._arrivals: dict[int, float] = {}
         self.welcome = self.request(Message("hello", {"versions": [VERSION], "client": name}))
 
@@ -117,6 +121,14 @@ class Client:
         elif message.type == "error":
             raise ServerError(message["code"], message["message"])
         else:
+            key = (message["session"], message.get("utterance"))
+            if message.type == "stream" and message.get("idle"):
+                self._idle_utterances.add(key)
+            if key in self._idle_utterances:
+                self.idle[message["session"]].append((message, arrived))
+                if message.type == "end":
+                    self._idle_utterances.discard(key)
+                return message
             self._arrivals[id(message)] = arrived
             self._streams[message["session"]].append(message)
         return message
@@ -250,11 +262,13 @@ class Session:
                 end = message
         if header is None:
             header = Message("stream", {"time": end["time"], "fps": self.fps, "sample_rate": self.sample_rate})
+        # `end` says how many samples and frames belong to the utterance; anything sent beyond
+        # (ahead of an interrupt) is not part of it.
         end_samples, end_frames = end["samples"], end["frames"]
         pcm = np.concatenate([p for o, p in sorted(audio, key=lambda x: x[0])]) if audio else np.zeros(0, np.int16)
-        pcm = pcm[:end_samples] if end["status"] == "interrupted" else pcm
+        pcm = pcm[:end_samples]
         packed = np.concatenate([b for f, b in sorted(frames, key=lambda x: x[0])]) if frames else np.zeros((0, 63), np.float32)
-        packed = packed[:end_frames] if end["status"] == "interrupted" else packed
+        packed = packed[:end_frames]
         track = Track.from_packed(header["fps"], packed)
         return UtteranceResult(utterance, header, end, pcm, header["sample_rate"], track, result_events,
                                audio_times, frame_times[:len(packed)], first_audio, first_frame, frame_arrivals)

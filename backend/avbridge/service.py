@@ -27,7 +27,8 @@ from avbridge.motion import MotionParams, load_generator
 from avbridge.motion.emotion import EMOTIONS
 from avbridge.protocol import Message, ProtocolError, decode, encode
 from avbridge.protocol.schema import CLIENT, VERSION
-from avbridge.session import AudioUtterance, SayProducer, Session, SpeechCache, Utterance
+from avbridge.motion.idle import IdleStream
+from avbridge.session import AudioUtterance, IdleState, SayProducer, Session, SpeechCache, Utterance
 from avbridge.speech import ENGINES, SpeechEngine, load_best_engine
 from avbridge.speech.text import chunk as chunk_text, normalize
 
@@ -36,6 +37,9 @@ log = logging.getLogger("avbridge.server")
 SendResult = str  # "ok" | "again" | "gone"
 CAPABILITIES = ["say", "speak_audio", "interrupt", "set", "ping", "mirror", "realtime_pacing"]
 _CLOSED_MEMORY = 10_000
+_IDLE_FEED_EVERY_S = 0.05
+"""Idle streams are produced 0.2 to 0.5 s past the lead; checking them every 50 ms is plenty and
+keeps the work off most turns of the I/O loop, whose timing is the stream's."""
 _SEND_EARLY_S = 0.001
 """A stream message due within this long is sent now: the poll loop wakes on whole milliseconds,
 and a millisecond early is harmless against the lead, while a millisecond late shows as jitter."""
@@ -70,6 +74,7 @@ class Service:
         self._mirror_now: list[tuple[Session, Message]] = []   # replies that observers should see too
         self._parked: list[SayProducer] = []                   # producers far enough ahead of the clock
         self._parked_lock = threading.Lock()
+        self._idle_fed_at = 0.0
         self.started = time.monotonic()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -166,7 +171,9 @@ class Service:
         self._apply_params(params, m, "open")
         session = Session(id=uuid.uuid4().hex[:12], owner=client.identity, fps=fps, engine=self.engine(voice),
                           generator=self._generator, params=params, realtime=m.get("realtime", True),
-                          seed=m.get("seed"), playout_delay_s=self.config.playout_delay_s)
+                          seed=m.get("seed"), playout_delay_s=self.config.playout_delay_s,
+                          frames_per_message=max(1, int(round(fps * self.config.audio_message_s))),
+                          idle_enabled=m.get("idle", True))
         self.sessions[session.id] = session
         client.sessions.add(session.id)
         log.info("session opened client=%s session=%s fps=%g voice=%s realtime=%s", client.identity.hex(),
@@ -351,6 +358,37 @@ class Service:
             session.active = utt
         self._submit(SayProducer(session, utt, self._cache, self.config.audio_message_s))
 
+    def _feed_idle(self, session: Session) -> None:
+        """While a realtime session says nothing, keep its idle stream produced a little past the
+        lead. The I/O thread only checks; a worker makes the frames, so sends keep their timing."""
+        if not (session.realtime and session.idle_enabled) or session.closed:
+            return
+        with session.lock:
+            if session.speaking() is not None or session.pending or session.audio_streams:
+                return
+            if session.idle is None:
+                utt = Utterance(id=f"idle{session.next_utterance_id()[1:]}", re=0, kind="idle")
+                idle_stream = IdleStream(session.fps, session.params, session.seed)
+                session.begin(utt, session.engine.sample_rate, audio=False)
+                session.idle = IdleState(utt, idle_stream)
+            idle = session.idle
+            utt = idle.utterance
+            produced_until = utt.start + utt.frames / session.fps
+            horizon = session.now() + self.config.lead_s + 0.2
+            if produced_until < horizon and not idle.producing:
+                idle.producing = True
+                frames = int(np.ceil((horizon + 0.3 - produced_until) * session.fps))
+                self._pool.submit(self._produce_idle, session, idle, frames)
+
+    def _produce_idle(self, session: Session, idle: IdleState, frames: int) -> None:
+        try:
+            session.queue_media(idle.utterance, idle.stream.next(frames))
+        except Exception:  # idle motion failing must not take the session down
+            log.exception("idle motion failed session=%s", session.id)
+        finally:
+            idle.producing = False
+            self._wake()
+
     def _close_session(self, session: Session, why: str) -> None:
         session.interrupt()
         with session.lock:
@@ -396,6 +434,10 @@ class Service:
         now_mono = time.monotonic()
         next_due = 0.05
         self._resume_parked()
+        if now_mono - self._idle_fed_at >= _IDLE_FEED_EVERY_S:
+            self._idle_fed_at = now_mono
+            for session in list(self.sessions.values()):
+                self._feed_idle(session)
         for session, message in self._mirror_now:
             publish(session.id, encode(message))
         self._mirror_now.clear()

@@ -21,6 +21,7 @@ import numpy as np
 
 from avbridge.arkit import ARKIT_BLENDSHAPES
 from avbridge.motion import MotionGenerator, MotionParams, MotionStream, text_emotion
+from avbridge.motion.idle import IdleStream
 from avbridge.motion.visemes import viseme_of
 from avbridge.protocol import FRAME_LAYOUT, Message
 from avbridge.speech import SpeechChunk, SpeechEngine
@@ -67,6 +68,7 @@ class Session:
     realtime: bool = True
     seed: int | None = None
     playout_delay_s: float = 0.0
+    frames_per_message: int = 6     # frame batch size: the same span as an audio message
     created: float = field(default_factory=time.monotonic)
     lock: threading.Condition = field(default_factory=threading.Condition)
     outbox: collections.deque = field(default_factory=collections.deque)
@@ -77,6 +79,8 @@ class Session:
     timeline_free_at: float = 0.0
     closed: bool = False
     utterance_counter: int = 0
+    idle_enabled: bool = True
+    idle: "IdleState | None" = None        # the idle stream while nothing is said (realtime only)
 
     def now(self) -> float:
         """Seconds on this session's timeline."""
@@ -88,25 +92,43 @@ class Session:
 
     # -- called by producers (worker threads) -----------------------------------------------
     def begin(self, utt: Utterance, sample_rate: int, audio: bool) -> float:
-        """Give `utt` its start time and queue its stream header and start event."""
+        """Give `utt` its start time and queue its stream header and start event. Speech ends the
+        idle stream where it starts."""
         with self.lock:
             # The playout delay gives the client a buffer from the first sample on, so the first
             # frames are not already due when they arrive.
             utt.start = max(self.now() + self.playout_delay_s, self.timeline_free_at)
             utt.sample_rate = sample_rate
-            now = self.now()
-            while self.begun and self.begun[0].end_time is not None and self.begun[0].end_time < now:
-                self.begun.popleft()
-            self.begun.append(utt)
+            idle = utt.kind == "idle"
+            if not idle:
+                self._end_idle(utt.start)
+                now = self.now()
+                while self.begun and self.begun[0].end_time is not None and self.begun[0].end_time < now:
+                    self.begun.popleft()
+                self.begun.append(utt)
             header = Message("stream", {
                 "session": self.id, "utterance": utt.id, "time": utt.start, "re": utt.re,
                 "fps": self.fps, "sample_rate": sample_rate, "audio_format": "s16le", "audio": audio,
                 "blendshapes": list(ARKIT_BLENDSHAPES), "frame_layout": list(FRAME_LAYOUT),
-                **({"text": utt.text} if utt.text else {})})
+                **({"text": utt.text} if utt.text else {}), **({"idle": True} if idle else {})})
             self._queue(utt, utt.start, header)
-            self._queue(utt, utt.start, self._event(utt, "utterance_start", utt.start))
+            if not idle:
+                self._queue(utt, utt.start, self._event(utt, "utterance_start", utt.start))
             self.lock.notify_all()
             return utt.start
+
+    def _end_idle(self, at: float) -> None:
+        """End the idle stream at `at` (lock held): its frames from there on are dropped here, and
+        the `end` tells the client to drop any it already has."""
+        idle, self.idle = self.idle, None
+        if idle is None:
+            return
+        utt = idle.utterance
+        utt.cancelled = True          # frames a worker is still making for it are dropped, not queued after its end
+        keep = max(0, min(utt.frames, int(np.ceil((at - utt.start) * self.fps - 1e-9))))
+        self.outbox = collections.deque(o for o in self.outbox if not (o.utterance == utt.id and o.media_time >= at))
+        self._queue(utt, at, Message("end", {"session": self.id, "utterance": utt.id, "time": at,
+                                             "status": "done", "frames": keep, "samples": 0}))
 
     def queue_media(self, utt: Utterance, track: Track, pcm: np.ndarray | None = None,
                     speech: SpeechChunk | None = None, audio_message_samples: int = 0) -> None:
@@ -132,7 +154,7 @@ class Session:
                     items.append((t0 + p.start, 0, self._event(utt, "phoneme", t0 + p.start, phoneme=p.symbol,
                                                                viseme=viseme_of(p.symbol), end=t0 + p.end)))
         if len(track):
-            per_message = max(1, int(round(self.fps * audio_message_samples / max(sr, 1))))
+            per_message = self.frames_per_message
             packed = track.packed()
             for i in range(0, len(track), per_message):
                 first = track.start_frame + i
@@ -235,6 +257,13 @@ class Session:
 
     def _event(self, utt: Utterance, name: str, at: float, **fields) -> Message:
         return Message("event", {"session": self.id, "utterance": utt.id, "time": at, "name": name, **fields})
+
+
+@dataclass
+class IdleState:
+    utterance: Utterance
+    stream: "IdleStream"
+    producing: bool = False       # a worker is making its next frames
 
 
 class SpeechCache:

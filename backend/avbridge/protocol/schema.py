@@ -49,7 +49,7 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
     # -- requests (client -> server) ---------------------------------------------------------
     _t("hello", CLIENT, {"versions": "uints", "client": "str"}, {"capabilities": "strs"}),
     _t("open", CLIENT, {}, {"fps": "float", "voice": "str", "motion": "str", "seed": "uint",
-                            "realtime": "bool",
+                            "realtime": "bool", "idle": "bool",
                             "emotion": "str", "intensity": "float", "expressiveness": "float"}),
     _t("close", CLIENT, {"session": "str"}),
     _t("say", CLIENT, {"session": "str", "text": "str"},
@@ -77,7 +77,7 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
     # -- stream (server -> client, mirrored on the XPUB) -------------------------------------
     _t("stream", SERVER, {**_STREAM, "re": "uint", "fps": "float", "sample_rate": "uint",
                           "audio_format": "str", "audio": "bool", "blendshapes": "strs",
-                          "frame_layout": "uints"}, {"text": "str"}),
+                          "frame_layout": "uints"}, {"text": "str", "idle": "bool"}),
     _t("audio", SERVER, {**_STREAM, "offset": "uint"}, bulk=1, bulk_kind="s16le"),
     _t("frames", SERVER, {**_STREAM, "first": "uint", "count": "uint"}, bulk=1, bulk_kind="f32le"),
     _t("event", SERVER, {**_STREAM, "name": "str"},

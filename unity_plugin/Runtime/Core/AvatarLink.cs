@@ -67,6 +67,7 @@ namespace Avbridge.Core
         readonly Queue<LinkEvent> _events = new Queue<LinkEvent>();
         readonly Dictionary<long, Message> _replies = new Dictionary<long, Message>();
         readonly Dictionary<string, double> _utteranceStarts = new Dictionary<string, double>();
+        readonly HashSet<string> _idleUtterances = new HashSet<string>();
         readonly Stopwatch _clock = Stopwatch.StartNew();
         readonly Dictionary<long, double> _pingsSent = new Dictionary<long, double>();
         ZmtpSocket _socket;
@@ -86,6 +87,19 @@ namespace Avbridge.Core
 
         /// <summary>Seconds on this link's local clock (used for clock sync).</summary>
         public double LocalTime { get { return _clock.Elapsed.TotalSeconds; } }
+
+        /// <summary>The session clock now, from ping/pong clock sync; NaN before the first pong.</summary>
+        public double SessionTime
+        {
+            get { lock (_lock) return Clock.HasEstimate ? Clock.ToSession(LocalTime) : double.NaN; }
+        }
+
+        /// <summary>The frame to show now (main thread): speech at the audio playhead, the idle
+        /// stream at the session time between lines.</summary>
+        public bool SampleFrame(float[] frame, double deltaTime)
+        {
+            return Stream.SampleFrame(frame, deltaTime, SessionTime);
+        }
 
         public void Connect()
         {
@@ -245,7 +259,13 @@ namespace Avbridge.Core
             {
                 case "stream":
                     lock (_lock) _utteranceStarts[m.Str("utterance")] = m.Double("time");
-                    Stream.Begin(m.Str("utterance"), (int)m.Long("sample_rate"), m.Double("fps"), m.Bool("audio"));
+                    if (m.Has("idle") && m.Bool("idle"))
+                    {
+                        lock (_lock) _idleUtterances.Add(m.Str("utterance"));
+                        Stream.BeginIdle(m.Str("utterance"), m.Double("fps"), m.Double("time"));
+                    }
+                    else
+                        Stream.Begin(m.Str("utterance"), (int)m.Long("sample_rate"), m.Double("fps"), m.Bool("audio"));
                     break;
                 case "audio":
                     Stream.AddAudio(m.Str("utterance"), m.Long("offset"), m.Bulk[0]);
@@ -263,7 +283,12 @@ namespace Avbridge.Core
                     }
                 case "end":
                     Stream.End(m.Str("utterance"), m.Str("status"), m.Long("frames"), m.Long("samples"));
-                    Enqueue(new LinkEvent { Kind = LinkEventKind.StreamEnded, Utterance = m.Str("utterance"), Text = m.Str("status"), Message = m });
+                    {
+                        bool idle;
+                        lock (_lock) idle = _idleUtterances.Remove(m.Str("utterance"));
+                        if (!idle)   // the end of an idle stream is no line's end
+                            Enqueue(new LinkEvent { Kind = LinkEventKind.StreamEnded, Utterance = m.Str("utterance"), Text = m.Str("status"), Message = m });
+                    }
                     break;
                 default:
                     OnReply(m);

@@ -130,7 +130,7 @@ namespace Avbridge.Unity
             _linkEvents.Clear();
             Link.Poll(_linkEvents);
             foreach (var e in _linkEvents) Dispatch(e);
-            IsSpeaking = Link.Stream.SampleFrame(CurrentFrame, Time.deltaTime);
+            IsSpeaking = Link.SampleFrame(CurrentFrame, Time.deltaTime);
             _streamEvents.Clear();
             Link.Stream.PollEvents(_streamEvents);
             foreach (var e in _streamEvents) Dispatch(e);

@@ -138,6 +138,31 @@ namespace Avbridge.Tests
         }
 
         [Test]
+        public void AQuietLinkBreathesAtTheSessionClock()
+        {
+            using (var link = Connect())
+            {
+                Thread.Sleep(1200);
+                var frame = new float[63];
+                for (int i = 0; i < 50; i++) { link.SampleFrame(frame, 0.01); Thread.Sleep(10); }   // eased in from neutral
+                float low = 1, high = 0;
+                for (int i = 0; i < 150; i++)       // 1.5 s of render frames
+                {
+                    Assert.IsFalse(link.SampleFrame(frame, 0.01), "idle is not speech");
+                    low = Math.Min(low, frame[17]);
+                    high = Math.Max(high, frame[17]);
+                    Thread.Sleep(10);
+                }
+                Assert.Greater(low, 0.004f, "the idle stream, not the neutral face, is shown");
+                Assert.Less(high, 0.06f);
+                Assert.Greater(high - low, 0.003f, "it breathes");
+                var events = new List<LinkEvent>();
+                link.Poll(events);
+                Assert.IsFalse(events.Exists(e => e.Kind == LinkEventKind.StreamEnded), "idle streams are not lines");
+            }
+        }
+
+        [Test]
         public void PingMapsTheSessionClock()
         {
             using (var link = Connect())

@@ -141,6 +141,21 @@ namespace Avbridge.Tests
         }
 
         [Test]
+        public void BetweenLinesTheIdleStreamIsShownAtTheSessionTime()
+        {
+            var s = new AvatarStream { EaseSeconds = 1e-6 };
+            s.BeginIdle("idle1", 60, 10.0);
+            s.AddFrames("idle1", 0, 120, Frames(120, (n, k) => k == 17 ? JawAt(n) : k == 55 ? 1f : 0f));
+            var frame = new float[63];
+            Assert.IsFalse(s.SampleFrame(frame, 0.016, 10.5), "idle is not speech");
+            Assert.AreEqual(JawAt(30), frame[17], 0.01f, "0.5 s into the idle stream is frame 30");
+            s.End("idle1", "done", 45, 0);                 // a line took over at frame 45
+            s.SampleFrame(frame, 0.016, 11.0);             // 1.0 s: past the cut, nothing to show
+            s.SampleFrame(frame, 10.0, 11.0);
+            Assert.AreEqual(0f, frame[17], 0.01f, "after the cut the face relaxes rather than showing cut frames");
+        }
+
+        [Test]
         public void ClockSyncTrustsTheFastestRoundTrip()
         {
             var clock = new ClockSync();

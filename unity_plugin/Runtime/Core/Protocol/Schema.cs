@@ -50,7 +50,7 @@ namespace Avbridge.Core.Protocol
                 new string[] { "capabilities", "strs" }));
             Add(new MessageType("open", "client", 0, "",
                 new string[] {  },
-                new string[] { "fps", "float", "voice", "str", "motion", "str", "seed", "uint", "realtime", "bool", "emotion", "str", "intensity", "float", "expressiveness", "float" }));
+                new string[] { "fps", "float", "voice", "str", "motion", "str", "seed", "uint", "realtime", "bool", "idle", "bool", "emotion", "str", "intensity", "float", "expressiveness", "float" }));
             Add(new MessageType("close", "client", 0, "",
                 new string[] { "session", "str" },
                 new string[] {  }));
@@ -89,7 +89,7 @@ namespace Avbridge.Core.Protocol
                 new string[] { "session", "str", "session_time", "float" }));
             Add(new MessageType("stream", "server", 0, "",
                 new string[] { "session", "str", "utterance", "str", "time", "float", "re", "uint", "fps", "float", "sample_rate", "uint", "audio_format", "str", "audio", "bool", "blendshapes", "strs", "frame_layout", "uints" },
-                new string[] { "text", "str" }));
+                new string[] { "text", "str", "idle", "bool" }));
             Add(new MessageType("audio", "server", 1, "s16le",
                 new string[] { "session", "str", "utterance", "str", "time", "float", "offset", "uint" },
                 new string[] {  }));

@@ -40,6 +40,8 @@ namespace Avbridge.Core.Streaming
             public long FrameLimit = long.MaxValue;
             public double Playhead;          // in source samples
             public bool Started;
+            public long FrameOffset;         // idle streams drop frames behind the playhead
+            public double StartTime;         // idle streams: on the session clock
         }
 
         readonly object _lock = new object();
@@ -47,6 +49,7 @@ namespace Avbridge.Core.Streaming
         readonly List<StreamEvent> _events = new List<StreamEvent>();
         readonly float[] _shown = Neutral();
         Utterance _current;
+        readonly List<Utterance> _idle = new List<Utterance>();
         string _externalId;
         double _externalSeconds;
 
@@ -70,6 +73,13 @@ namespace Avbridge.Core.Streaming
             lock (_lock) _queue.Add(new Utterance { Id = id, SampleRate = sampleRate, Fps = fps, HasAudio = hasAudio });
         }
 
+        /// <summary>An idle stream (breathing, sway, blinks while nothing is said), shown at the
+        /// session time because no audio drives it.</summary>
+        public void BeginIdle(string id, double fps, double sessionStart)
+        {
+            lock (_lock) _idle.Add(new Utterance { Id = id, Fps = fps, HasAudio = false, StartTime = sessionStart });
+        }
+
         /// <summary>int16 little-endian PCM at sample `offset` of the utterance.</summary>
         public void AddAudio(string id, long offset, byte[] pcm)
         {
@@ -89,8 +99,8 @@ namespace Avbridge.Core.Streaming
         {
             lock (_lock)
             {
-                var u = Find(id);
-                if (u == null || first != u.Frames.Count) return;
+                var u = Find(id) ?? FindIdle(id);
+                if (u == null || first != u.FrameOffset + u.Frames.Count) return;
                 for (int i = 0; i < count; i++)
                 {
                     var frame = new float[FrameWidth];
@@ -116,15 +126,14 @@ namespace Avbridge.Core.Streaming
         {
             lock (_lock)
             {
-                var u = Find(id);
+                var u = Find(id) ?? FindIdle(id);
                 if (u == null) return;
                 u.Ended = true;
                 u.Status = status;
-                if (status == "interrupted")
-                {
-                    u.SampleLimit = Math.Min(u.SampleLimit, samples);
-                    u.FrameLimit = Math.Min(u.FrameLimit, frames);
-                }
+                // Whatever the status, these counts are what belongs to the utterance: the server
+                // may have sent more ahead of a cut (an interrupt, or speech ending an idle stream).
+                if (u.HasAudio) u.SampleLimit = Math.Min(u.SampleLimit, samples);
+                u.FrameLimit = Math.Min(u.FrameLimit, frames);
             }
         }
 
@@ -143,7 +152,11 @@ namespace Avbridge.Core.Streaming
             }
         }
 
-        public void Clear() { InterruptNow(); }
+        public void Clear()
+        {
+            InterruptNow();
+            lock (_lock) _idle.Clear();
+        }
 
         // -- audio thread ---------------------------------------------------------------------------
         /// <summary>Fill `output` (interleaved, `channels` channels at `outputRate`) and advance the
@@ -222,7 +235,10 @@ namespace Avbridge.Core.Streaming
         /// <summary>Write the frame at the playhead into `frame` (63 floats): interpolated between
         /// the two nearest frames while speaking, easing to neutral otherwise. `deltaTime` is the
         /// time since the previous call, in seconds.</summary>
-        public bool SampleFrame(float[] frame, double deltaTime)
+        public bool SampleFrame(float[] frame, double deltaTime) { return SampleFrame(frame, deltaTime, double.NaN); }
+
+        /// <summary>As above; `sessionTime` (from clock sync; NaN if unknown) places idle frames.</summary>
+        public bool SampleFrame(float[] frame, double deltaTime, double sessionTime)
         {
             lock (_lock)
             {
@@ -256,9 +272,10 @@ namespace Avbridge.Core.Streaming
                 }
                 if (!speaking)
                 {
-                    var neutral = Neutral();
+                    // Between lines: the idle stream if there is one, else neutral; reached smoothly.
+                    var target = IdleFrameAt(sessionTime) ?? Neutral();
                     float k = (float)(1 - Math.Exp(-Math.Max(deltaTime, 0) / EaseSeconds));
-                    Interpolate(_shown, neutral, k, _shown);
+                    Interpolate(_shown, target, k, _shown);
                 }
                 Array.Copy(_shown, frame, FrameWidth);
                 return speaking;
@@ -308,6 +325,43 @@ namespace Avbridge.Core.Streaming
         {
             foreach (var u in _queue) if (u.Id == id) return u;
             return null;
+        }
+
+        Utterance FindIdle(string id)
+        {
+            foreach (var u in _idle) if (u.Id == id) return u;
+            return null;
+        }
+
+        /// <summary>The idle frame at `sessionTime`, or null; drops idle frames (and ended idle
+        /// streams) that the clock has passed, so a long silence costs no memory.</summary>
+        float[] IdleFrameAt(double sessionTime)
+        {
+            if (double.IsNaN(sessionTime)) return null;
+            float[] result = null;
+            for (int n = _idle.Count - 1; n >= 0; n--)
+            {
+                var u = _idle[n];
+                double position = (sessionTime - u.StartTime) * u.Fps;
+                long end = Math.Min(u.FrameOffset + u.Frames.Count, u.FrameLimit);
+                if (u.Ended && position >= end) { _idle.RemoveAt(n); continue; }
+                if (result != null || position < 0) continue;
+                long i = (long)position;
+                if (i - u.FrameOffset > 60)   // keep a second behind the playhead
+                {
+                    int drop = (int)Math.Min(i - u.FrameOffset - 60, u.Frames.Count);
+                    u.Frames.RemoveRange(0, drop);
+                    u.FrameOffset += drop;
+                }
+                if (i < end && i >= u.FrameOffset && u.Frames.Count > 0)
+                {
+                    var a = u.Frames[(int)(i - u.FrameOffset)];
+                    var b = u.Frames[(int)Math.Min(i + 1 - u.FrameOffset, Math.Min(end - u.FrameOffset, u.Frames.Count) - 1)];
+                    result = new float[FrameWidth];
+                    Interpolate(a, b, (float)(position - i), result);
+                }
+            }
+            return result;
         }
 
         static void EnsureCapacity(Utterance u, long needed)
