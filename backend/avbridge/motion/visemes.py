@@ -2,7 +2,9 @@
 
 Visemes are the 15 classes used widely in real-time lip sync (sil, PP, FF, TH, DD, kk, CH, SS, nn,
 RR, aa, E, I, O, U). Each is a target pose over the ARKit mouth, jaw and tongue channels, tuned so
-that `lip_gap` (below) is near zero for PP and clearly open for vowels.
+that `lip_gap` (below) is near zero for PP and clearly open for vowels: lips pressed and rolled
+with the chin raised (mouthShrugLower) on p/b/m, the lower lip rolled in and raised to the upper
+teeth on f/v, the tongue between the teeth on th, rounding on o/u/w, spread on ee and s.
 """
 
 from __future__ import annotations
@@ -34,16 +36,17 @@ _PHONEME_TO_VISEME = {
 _TARGETS: dict[str, dict[str, float]] = {
     "sil": {"jawOpen": 0.02, "mouthClose": 0.01},
     "PP": {"jawOpen": 0.05, "mouthClose": 0.05, "mouthPressLeft": 0.22, "mouthPressRight": 0.22,
-           "mouthRollLower": 0.12, "mouthRollUpper": 0.08},
+           "mouthRollLower": 0.12, "mouthRollUpper": 0.08, "mouthShrugLower": 0.18},
     "FF": {"jawOpen": 0.08, "mouthRollLower": 0.5, "mouthUpperUpLeft": 0.3, "mouthUpperUpRight": 0.3,
-           "mouthFunnel": 0.05},
+           "mouthFunnel": 0.05, "mouthShrugLower": 0.25},
     "TH": {"jawOpen": 0.14, "tongueOut": 0.35, "mouthUpperUpLeft": 0.12, "mouthUpperUpRight": 0.12},
     "DD": {"jawOpen": 0.18, "mouthStretchLeft": 0.08, "mouthStretchRight": 0.08,
            "mouthLowerDownLeft": 0.1, "mouthLowerDownRight": 0.1},
     "kk": {"jawOpen": 0.22, "mouthStretchLeft": 0.1, "mouthStretchRight": 0.1,
            "mouthLowerDownLeft": 0.08, "mouthLowerDownRight": 0.08},
     "CH": {"jawOpen": 0.12, "mouthFunnel": 0.45, "mouthPucker": 0.25, "mouthUpperUpLeft": 0.15,
-           "mouthUpperUpRight": 0.15, "mouthLowerDownLeft": 0.15, "mouthLowerDownRight": 0.15},
+           "mouthUpperUpRight": 0.15, "mouthLowerDownLeft": 0.15, "mouthLowerDownRight": 0.15,
+           "mouthShrugUpper": 0.15},
     "SS": {"jawOpen": 0.06, "mouthStretchLeft": 0.3, "mouthStretchRight": 0.3, "mouthSmileLeft": 0.1,
            "mouthSmileRight": 0.1, "mouthUpperUpLeft": 0.1, "mouthUpperUpRight": 0.1,
            "mouthLowerDownLeft": 0.1, "mouthLowerDownRight": 0.1},
