@@ -391,6 +391,23 @@ def test_a_quiet_session_breathes_and_a_line_takes_over(espeak_server):
         assert len(headers) == 2 and headers[1]["time"] >= result.end["time"] - 1e-6   # idle again after the line
 
 
+def test_thinking_looks_away_until_the_reply(espeak_server):
+    with Client(espeak_server.endpoint, timeout=20) as client:
+        session = client.open()
+        time.sleep(0.3)
+        session.set(thinking=True)
+        sent_at = session.client.ping(session.id)[1]["session_time"]
+        time.sleep(1.6)
+        client.ping(session.id)
+        idle = [m for m, _ in client.idle[session.id] if m.type == "frames"]
+        late = [m for m in idle if m["time"] > sent_at + 0.8]
+        gaze = np.concatenate([np.frombuffer(m.bulk[0], "<f4").reshape(m["count"], 63)[:, 59:61] for m in late])
+        assert np.median(np.abs(gaze[:, 0])) > 0.12 and np.median(gaze[:, 1]) < -0.06   # aside and up
+        assert espeak_server.service.sessions[session.id].params.thinking is True
+        session.say("I have it.")
+        assert espeak_server.service.sessions[session.id].params.thinking is False   # the reply ends the thinking
+
+
 def test_idle_can_be_turned_off(espeak_server):
     with Client(espeak_server.endpoint, timeout=20) as client:
         session = client.open(idle=False)

@@ -202,6 +202,7 @@ class Service:
         if "emotion" in m.fields or "intensity" in m.fields:
             params = MotionParams(**{**params.__dict__})
             self._apply_params(params, m, "say")
+        session.params.thinking = False        # the reply has come: eye contact again
         utt = Utterance(id=m.get("utterance") or session.next_utterance_id(), re=m.seq, kind="say",
                         text=text, params=params)
         self._start_or_queue(session, utt)
@@ -259,9 +260,11 @@ class Service:
     def _on_set(self, client: ClientState, m: Message) -> list[Message]:
         session = self._session(client, m)
         if not any(k in m.fields for k in ("emotion", "intensity", "expressiveness", "articulation", "blink_rate",
-                                           "gaze_yaw", "gaze_pitch")):
+                                           "gaze_yaw", "gaze_pitch", "thinking")):
             raise ProtocolError("missing_field", "set: give at least one of emotion, intensity, expressiveness, "
-                                                 "articulation, blink_rate, gaze_yaw, gaze_pitch")
+                                                 "articulation, blink_rate, gaze_yaw, gaze_pitch, thinking")
+        if "thinking" in m.fields:
+            session.params.thinking = m["thinking"]
         self._apply_params(session.params, m, "set")
         return [Message("ok", {"re": m.seq, "session": session.id})]
 

@@ -28,6 +28,7 @@ class MotionParams:
     emotion_intensity: float = 0.0   # 0 .. 1
     infer_emotion: bool = False      # choose emotion and intensity from each sentence's text
     gaze_target: tuple[float, float] = (0.0, 0.0)   # yaw, pitch in radians from looking straight ahead
+    thinking: bool = False           # between lines: look away, up and aside, as people do while they think
     extra: dict = field(default_factory=dict)
 
 

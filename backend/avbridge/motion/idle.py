@@ -4,6 +4,9 @@ saccades and drift, the current emotion. No audio; generated on demand for any s
 Shapes: `next(frames)` -> Track of that many frames continuing the previous ones (frame n at
 n / fps from the idle stream's start).
 
+With `params.thinking` (set by the engine while it works out a reply, cleared by the next line)
+the eyes turn away, up and to one side, the inner brows lift a little and the eyes narrow.
+
 Breathing runs at about 15 breaths a minute: the jaw and lips part a little on the in-breath, the
 nostrils flare and the head lifts a fraction of a degree. Sway is smaller than while speaking, and
 the eyes hold the gaze target longer (no glance away at the start).
@@ -37,6 +40,9 @@ class IdleStream:
         self._breath_phase = float(breath_rng.uniform(0, 2 * np.pi))
         self._emotion = emotion_pose(params.emotion, params.emotion_intensity)
         self._frames_out = 0
+        # While thinking, people look away (mostly up and to one side) and back when they speak.
+        self._think_side = float(breath_rng.choice([-1.0, 1.0]))
+        self._thinking = 0.0                   # 0..1, eased
 
     def next(self, frames: int) -> Track:
         first = self._frames_out
@@ -53,13 +59,21 @@ class IdleStream:
         blink = self._blinks.weights(t)
         shapes[:, INDEX["eyeBlinkLeft"]] = blink
         shapes[:, INDEX["eyeBlinkRight"]] = np.clip(blink * 0.97, 0, 1)
-        self._gaze.target = self.params.gaze_target
+        thinking = one_pole(np.full((frames, 1), 1.0 if self.params.thinking else 0.0), [self._thinking], 0.25 * self.fps)[:, 0]
+        self._thinking = float(thinking[-1])
+        base_yaw, base_pitch = self.params.gaze_target
+        self._gaze.target = (base_yaw, base_pitch)
         gaze = self._gaze.angles(t)
+        aside = np.stack([self._think_side * 12 * _DEG * thinking, -7 * _DEG * thinking], axis=1)
+        gaze = gaze + np.concatenate([aside, aside], axis=1)
         eye_look_shapes(shapes, gaze, INDEX)
         target = emotion_pose(self.params.emotion, self.params.emotion_intensity)
         emotion = one_pole(np.repeat(target[None, :], frames, axis=0), self._emotion, 0.5 * self.fps)
         self._emotion = emotion[-1].copy()
         shapes += emotion
+        shapes[:, INDEX["browInnerUp"]] += 0.15 * thinking
+        shapes[:, INDEX["eyeSquintLeft"]] += 0.1 * thinking
+        shapes[:, INDEX["eyeSquintRight"]] += 0.1 * thinking
         np.clip(shapes, 0, 1, out=shapes)
         expressive = float(np.clip(self.params.expressiveness, 0.0, 2.0))
         yaw, pitch, roll = self._head.angles(t, expressive)

@@ -60,7 +60,8 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
     _t("interrupt", CLIENT, {"session": "str"}, {"utterance": "str"}),
     _t("set", CLIENT, {"session": "str"}, {"emotion": "str", "intensity": "float",
                                            "expressiveness": "float", "articulation": "float",
-                                           "blink_rate": "float", "gaze_yaw": "float", "gaze_pitch": "float"}),
+                                           "blink_rate": "float", "gaze_yaw": "float", "gaze_pitch": "float",
+                                           "thinking": "bool"}),
     _t("ping", CLIENT, {"client_time": "float"}, {"session": "str"}),
     # -- replies (server -> client) ----------------------------------------------------------
     _t("welcome", SERVER, {"re": "uint", "version": "uint", "server": "str", "capabilities": "strs",

@@ -166,6 +166,13 @@ namespace Avbridge.Core
             return Send(SessionMessage("set").With("gaze_yaw", yaw).With("gaze_pitch", pitch));
         }
 
+        /// <summary>While your dialogue system works out a reply: the avatar looks away, up and
+        /// aside, as people do while they think. The next Say clears it.</summary>
+        public long SetThinking(bool thinking)
+        {
+            return Send(SessionMessage("set").With("thinking", thinking));
+        }
+
         public long SetParameters(double? expressiveness = null, double? articulation = null, double? blinkRate = null)
         {
             var m = SessionMessage("set");

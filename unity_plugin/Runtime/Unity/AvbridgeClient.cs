@@ -98,6 +98,9 @@ namespace Avbridge.Unity
 
         public void SetEmotion(string emotion, float intensity = 0.7f) { Call(() => Link.SetEmotion(emotion, intensity)); }
 
+        /// <summary>While the reply is being worked out (say, an LLM call): the avatar looks away to think.</summary>
+        public void SetThinking(bool thinking) { Call(() => Link.SetThinking(thinking)); }
+
         /// <summary>Animate speech this game plays itself (a recorded line): send it in pieces,
         /// then report playback with ReportPlayback.</summary>
         public void SpeakAudio(string utterance, short[] pcm, int sampleRate, long offset, bool final)

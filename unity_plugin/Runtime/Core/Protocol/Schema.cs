@@ -65,7 +65,7 @@ namespace Avbridge.Core.Protocol
                 new string[] { "utterance", "str" }));
             Add(new MessageType("set", "client", 0, "",
                 new string[] { "session", "str" },
-                new string[] { "emotion", "str", "intensity", "float", "expressiveness", "float", "articulation", "float", "blink_rate", "float", "gaze_yaw", "float", "gaze_pitch", "float" }));
+                new string[] { "emotion", "str", "intensity", "float", "expressiveness", "float", "articulation", "float", "blink_rate", "float", "gaze_yaw", "float", "gaze_pitch", "float", "thinking", "bool" }));
             Add(new MessageType("ping", "client", 0, "",
                 new string[] { "client_time", "float" },
                 new string[] { "session", "str" }));
