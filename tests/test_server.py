@@ -336,6 +336,8 @@ def test_a_client_that_stops_reading_does_not_stall_others():
         stalled = Client(server.endpoint, timeout=10, context=ctx)
         stalled._socket.setsockopt(zmq.RCVHWM, 20)
         stalled_session = stalled.open(realtime=False)
+        # Every say is answered even while the stream of the one before fills the pipe: replies
+        # wait for room instead of being dropped.
         for _ in range(4):
             stalled_session.say_async("A long line that nobody reads, filling every buffer on the way, again and again.")
         # It never reads again. Another client must still be served promptly.

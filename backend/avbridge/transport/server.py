@@ -11,6 +11,7 @@ to the service instead of blocking the loop or silently dropping frames.
 
 from __future__ import annotations
 
+import collections
 import logging
 import signal
 import sys
@@ -24,6 +25,7 @@ from avbridge.service import Service
 log = logging.getLogger("avbridge.server")
 
 _MAX_MESSAGES_PER_TURN = 256   # requests read before the loop flushes streams again
+_MAX_BACKLOG = 1000            # replies held for one client whose pipe is full
 
 
 class Server:
@@ -34,6 +36,9 @@ class Server:
         self._wake_endpoint = f"inproc://avbridge-wake-{id(self)}"
         self._wake_lock = threading.Lock()
         self._ready = threading.Event()
+        # Replies a client could not take yet (its pipe was full): retried before anything else is
+        # sent to it, so a slow reader gets every answer, late, and nobody else waits.
+        self._backlog: dict[bytes, collections.deque] = {}
         self._thread: threading.Thread | None = None
         self.endpoint = ""
         self.mirror_endpoint = ""
@@ -119,7 +124,10 @@ class Server:
                         pass
                 if self._router in events:
                     self._read_requests()
-                timeout = self.service.flush(self._send, self._publish)
+                self._drain_backlog()
+                timeout = self.service.flush(self._send_after_backlog, self._publish)
+                if self._backlog:
+                    timeout = min(timeout, 0.005)
         finally:
             self._close()
 
@@ -131,10 +139,46 @@ class Server:
                 return
             identity, frames = parts[0], parts[1:]
             for reply in self.service.handle(identity, frames):
-                if self._send(identity, reply) == "gone":
+                if self._reply(identity, reply) == "gone":
                     self.service.client_gone(identity)
                     break
-            self.service.flush(self._send, self._publish)
+            self.service.flush(self._send_after_backlog, self._publish)
+
+    def _reply(self, identity: bytes, frames: list[bytes]) -> str:
+        """Send a reply now, or keep it for when the client's pipe has room; never drop it
+        unless the client has let _MAX_BACKLOG replies pile up."""
+        backlog = self._backlog.get(identity)
+        if not backlog:
+            result = self._send(identity, frames)
+            if result != "again":
+                return result
+            backlog = self._backlog.setdefault(identity, collections.deque())
+        if len(backlog) >= _MAX_BACKLOG:
+            log.warning("reply dropped: client=%s has %d unread replies", identity.hex(), len(backlog))
+            return "again"
+        backlog.append(frames)
+        return "again"
+
+    def _drain_backlog(self) -> None:
+        for identity in list(self._backlog):
+            backlog = self._backlog[identity]
+            while backlog:
+                result = self._send(identity, backlog[0])
+                if result == "ok":
+                    backlog.popleft()
+                    continue
+                if result == "gone":
+                    backlog.clear()
+                    self.service.client_gone(identity)
+                break
+            if not backlog:
+                del self._backlog[identity]
+
+    def _send_after_backlog(self, identity: bytes, frames: list[bytes]) -> str:
+        """Stream messages wait while the client still has replies to take."""
+        if self._backlog.get(identity):
+            return "again"
+        return self._send(identity, frames)
 
     def _send(self, identity: bytes, frames: list[bytes]) -> str:
         try:
