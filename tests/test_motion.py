@@ -94,3 +94,19 @@ def test_audio_only_mouth_opens_in_speech_and_closes_in_silence(speech):
     jaw = track.channel("jawOpen")
     assert jaw[:25].max() < 0.05 and jaw[-20:].max() < 0.05
     assert jaw[40:-40].max() > 0.3
+
+
+def test_lip_closure_scores_count_hits_misses_and_spurious_closures():
+    from avbridge.arkit import INDEX
+    from avbridge.motion.metrics import lip_closure
+    from avbridge.speech import Phoneme
+    track = Track.neutral(60, 120)
+    track.blendshapes[:, INDEX["jawOpen"]] = 0.4                      # open throughout...
+    track.blendshapes[10:13, INDEX["jawOpen"]] = 0.02                 # ...shut inside the first "m"
+    track.blendshapes[70:72, INDEX["jawOpen"]] = 0.02                 # ...and shut on a "t": spurious
+    phonemes = [Phoneme("m", 10 / 60, 13 / 60), Phoneme("a", 13 / 60, 40 / 60), Phoneme("b", 40 / 60, 44 / 60),
+                Phoneme("t", 68 / 60, 74 / 60), Phoneme("_", 74 / 60, 2.0)]
+    score = lip_closure(track, phonemes)
+    assert (score.closed_bilabials, score.bilabials) == (1, 2)       # "b" never closed
+    assert (score.closures_on_bilabials, score.closures) == (1, 2)   # the "t" closure is spurious
+    assert score.f1 == 0.5

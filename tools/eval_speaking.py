@@ -29,10 +29,9 @@ sys.path.insert(0, str(ROOT / "backend"))
 
 from avbridge.livelink import read_csv  # noqa: E402
 from avbridge.motion import MotionParams, load_generator  # noqa: E402
-from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap  # noqa: E402
+from avbridge.motion.metrics import ClosureScore, lip_closure  # noqa: E402
 from avbridge.speech import load_engine  # noqa: E402
 from avbridge.speech.text import normalize  # noqa: E402
-from avbridge.speech.timeline import PAUSE  # noqa: E402
 from avbridge.track import Track  # noqa: E402
 
 FPS = 60
@@ -78,36 +77,6 @@ def amplitude_baseline(pcm: np.ndarray, rate: int, frames: int) -> Track:
     reference = np.percentile(env[env > 0], 95) if np.any(env > 0) else 1.0
     track.blendshapes[:, 17] = np.clip(env / reference * 0.6, 0, 1)
     return track
-
-
-def closure_scores(track: Track, phonemes) -> tuple[int, int, int, int]:
-    """(bilabials closed, bilabials, closure events on a bilabial, closure events in speech)."""
-    t = np.arange(len(track)) / FPS
-    closed = lip_gap(track.blendshapes) < LIPS_CLOSED_BELOW
-    half = 0.5 / FPS
-    bilabials = [p for p in phonemes if is_bilabial(p.symbol)]
-    hit = sum(bool(closed[(t >= p.start - half) & (t <= p.end + half)].any()) for p in bilabials)
-    in_speech = np.zeros(len(t), bool)
-    for p in phonemes:
-        if p.symbol != PAUSE:
-            in_speech |= (t >= p.start) & (t < p.end)
-    on_bilabial = np.zeros(len(t), bool)
-    for p in bilabials:
-        on_bilabial |= (t >= p.start - 1 / FPS) & (t <= p.end + 1 / FPS)
-    events = good = 0
-    n = 0
-    while n < len(t):
-        if not closed[n]:
-            n += 1
-            continue
-        m = n
-        while m < len(t) and closed[m]:
-            m += 1
-        if in_speech[n:m].any():
-            events += 1
-            good += bool(on_bilabial[n:m].any())
-        n = m
-    return hit, len(bilabials), good, events
 
 
 def best_lag_ms(jaw: np.ndarray, env: np.ndarray, max_frames: int = 12) -> float:
@@ -169,7 +138,7 @@ def main() -> None:
         frames_total += len(ours)
         baseline = amplitude_baseline(speech.pcm, speech.sample_rate, len(ours))
         for name, track in (("procedural", ours), ("amplitude baseline", baseline)):
-            results[name].append(closure_scores(track, speech.phonemes))
+            results[name].append(lip_closure(track, speech.phonemes))
             concatenated[name].append(track)
         envelopes.append(envelope(speech.pcm, speech.sample_rate, len(ours)))
 
@@ -179,12 +148,11 @@ def main() -> None:
              "|---|---|---|---|---|---|"]
     env_all = np.concatenate(envelopes)
     for name, scores in results.items():
-        hit, total, good, events = (sum(s[k] for s in scores) for k in range(4))
-        recall, precision = hit / total, (good / events if events else 0.0)
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        s = sum(scores, ClosureScore())
         jaw = np.concatenate([t.channel("jawOpen") for t in concatenated[name]])
         lag, corr = best_lag_ms(jaw, env_all)
-        lines.append(f"| {name} | {recall:.3f} ({hit}/{total}) | {precision:.3f} ({good}/{events}) | {f1:.3f} | {lag:+.1f} | {corr:.2f} |")
+        lines.append(f"| {name} | {s.recall:.3f} ({s.closed_bilabials}/{s.bilabials}) | {s.precision:.3f} "
+                     f"({s.closures_on_bilabials}/{s.closures}) | {s.f1:.3f} | {lag:+.1f} | {corr:.2f} |")
 
     takes = {}
     for name in ("MySlate_3_Jason_Millers_iPhone.csv", "apfel_tracking_loss.csv", "alex_rom_3.csv"):

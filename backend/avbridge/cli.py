@@ -96,11 +96,10 @@ def _endpoint(args) -> str:
 
 
 def _say_to_files(args, text: str, out: Path) -> int:
-    import numpy as np
-
     from avbridge.client import Client
     from avbridge.export import write_take
-    from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap
+    from avbridge.motion.metrics import lip_closure
+    from avbridge.speech import Phoneme
 
     with _endpoint(args) as endpoint, Client(endpoint, timeout=120) as client:
         session = client.open(fps=args.fps, voice=args.voice, realtime=False)
@@ -110,15 +109,12 @@ def _say_to_files(args, text: str, out: Path) -> int:
         first_audio_ms = (result.first_audio_at - t0) * 1000 if result.first_audio_at else float("nan")
         paths = write_take(out, result.pcm, result.sample_rate, result.track, result.events,
                            result.start, title=text[:120])
-    gap = lip_gap(result.track.blendshapes)
-    times = (result.track.start_frame + np.arange(len(result.track))) / result.track.fps
-    bilabials = [e for e in result.events if e["name"] == "phoneme" and is_bilabial(e["phoneme"])]
-    closed = sum(bool(((times >= b["time"] - result.start - 0.5 / args.fps)
-                       & (times <= b["end"] - result.start + 0.5 / args.fps)
-                       & (gap < LIPS_CLOSED_BELOW)).any()) for b in bilabials)
+    phonemes = [Phoneme(e["phoneme"], e["time"] - result.start, e["end"] - result.start)
+                for e in result.events if e["name"] == "phoneme"]
+    score = lip_closure(result.track, phonemes)
     print(f"said {len(text)} characters: {result.duration:.2f} s of audio at {result.sample_rate} Hz, "
           f"{len(result.track)} frames at {result.track.fps:g} fps; first audio after {first_audio_ms:.0f} ms")
-    print(f"lips closed on {closed} of {len(bilabials)} p/b/m")
+    print(f"lips closed on {score.closed_bilabials} of {score.bilabials} p/b/m")
     for kind, path in paths.items():
         print(f"  {kind:6s} {path}")
     return 0

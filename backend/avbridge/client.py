@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 import zmq
 
-from avbridge.protocol import Message, ProtocolError, decode, encode
+from avbridge.protocol import Message, decode, encode
 from avbridge.protocol.schema import VERSION
 from avbridge.track import Track
 
