@@ -418,3 +418,17 @@ def test_idle_can_be_turned_off(espeak_server):
         time.sleep(0.8)
         client.ping(session.id)
         assert not client.idle[session.id]
+
+
+def test_a_client_that_vanishes_while_quiet_loses_its_sessions(espeak_server):
+    # Its idle stream keeps sending; the first send after the connection drops finds it gone.
+    ctx = zmq.Context()
+    client = Client(espeak_server.endpoint, timeout=10, context=ctx)
+    session = client.open()
+    assert session.id in espeak_server.service.sessions
+    client.close()
+    ctx.destroy(linger=0)
+    deadline = time.monotonic() + 8
+    while session.id in espeak_server.service.sessions and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session.id not in espeak_server.service.sessions
