@@ -71,6 +71,7 @@ namespace Avbridge.Core
         readonly Stopwatch _clock = Stopwatch.StartNew();
         readonly Dictionary<long, double> _pingsSent = new Dictionary<long, double>();
         ZmtpSocket _socket;
+        bool _disposed;                 // under _lock: Dispose may run while Connect is still working
         long _seq;
         bool _everConnected;
         long _reopenHello = -1, _reopenOpen = -1;   // seqs of the hello/open sent after a reconnect
@@ -101,10 +102,22 @@ namespace Avbridge.Core
             return Stream.SampleFrame(frame, deltaTime, SessionTime);
         }
 
+        /// <summary>Connect, say hello and open a session; blocks up to the connect and request
+        /// timeouts, so call it off the main thread in a game (AvbridgeClient does). Dispose from
+        /// another thread makes it give up at once.</summary>
         public void Connect()
         {
-            if (_socket != null) throw new InvalidOperationException("already connected");
-            _socket = new ZmtpSocket(ZmtpSocketType.Dealer, Endpoint, Options.Zmtp);
+            var socket = new ZmtpSocket(ZmtpSocketType.Dealer, Endpoint, Options.Zmtp);
+            lock (_lock)
+            {
+                if (_disposed || _socket != null)
+                {
+                    socket.Dispose();
+                    if (_disposed) throw new ObjectDisposedException("AvatarLink");
+                    throw new InvalidOperationException("already connected");
+                }
+                _socket = socket;
+            }
             _socket.OnMessage = OnFrames;
             _socket.StateChanged += OnStateChanged;
             try
@@ -117,8 +130,8 @@ namespace Avbridge.Core
             }
             catch (Exception)
             {
-                _socket.Dispose();   // or it would go on retrying in the background
-                _socket = null;
+                socket.Dispose();   // or it would go on retrying in the background
+                lock (_lock) _socket = null;
                 throw;
             }
             _everConnected = true;
@@ -238,11 +251,17 @@ namespace Avbridge.Core
 
         public void Dispose()
         {
-            if (_socket != null)
+            ZmtpSocket socket;
+            lock (_lock)
             {
-                try { if (SessionId != null && _socket.State == ZmtpState.Connected) Send(SessionMessage("close")); }
+                _disposed = true;
+                socket = _socket;
+            }
+            if (socket != null)
+            {
+                try { if (SessionId != null && socket.State == ZmtpState.Connected) Send(SessionMessage("close")); }
                 catch (AvatarLinkException) { }
-                _socket.Dispose();
+                socket.Dispose();
             }
             Stream.Clear();
         }

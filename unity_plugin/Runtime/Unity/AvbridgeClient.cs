@@ -33,12 +33,18 @@ namespace Avbridge.Unity
 
         public AvatarLink Link { get; private set; }
         public bool IsConnected { get { return Link != null && Link.IsConnected; } }
+        public bool IsConnecting { get { return _connecting != null; } }
 
         /// <summary>The frame at the audio playhead this Update (63 floats; see SPEC.md 8.3).</summary>
         public readonly float[] CurrentFrame = AvatarStream.Neutral();
         public bool IsSpeaking { get; private set; }
 
         static readonly List<AvbridgeClient> Live = new List<AvbridgeClient>();
+        // Connecting takes up to the connect timeout when the server is down: it runs on a
+        // background thread so that neither the game nor the editor waits for it.
+        volatile AvatarLink _connecting;
+        volatile Exception _connectError;
+        volatile bool _connectDone;
         readonly List<LinkEvent> _linkEvents = new List<LinkEvent>();
         readonly List<StreamEvent> _streamEvents = new List<StreamEvent>();
 
@@ -61,35 +67,62 @@ namespace Avbridge.Unity
             foreach (var client in Live.ToArray()) client.Disconnect();
         }
 
-        public bool Connect()
+        /// <summary>Start connecting (hello and open) without blocking; Connected or Error follows
+        /// on the main thread. Lines said before then are dropped with a warning.</summary>
+        public void Connect()
         {
-            if (Link != null) return true;
-            var link = new AvatarLink(endpoint, new AvatarLinkOptions
-            {
-                ClientName = "unity " + Application.unityVersion + " " + name,
-                Fps = fps,
-                Voice = string.IsNullOrEmpty(voice) ? null : voice,
-            });
+            if (Link != null || _connecting != null) return;
+            AvatarLink link;
             try
             {
-                link.Connect();
+                link = new AvatarLink(endpoint, new AvatarLinkOptions
+                {
+                    ClientName = "unity " + Application.unityVersion + " " + name,
+                    Fps = fps,
+                    Voice = string.IsNullOrEmpty(voice) ? null : voice,
+                });
             }
-            catch (Exception ex)
+            catch (ArgumentException ex)   // a malformed endpoint: say so at once
             {
                 Debug.LogError("avbridge: " + ex.Message, this);
-                if (Error != null) Error("not_connected", ex.Message);
-                return false;
+                if (Error != null) Error("bad_endpoint", ex.Message);
+                return;
             }
-            Link = link;
-            if (Connected != null) Connected();
-            return true;
+            _connectError = null;
+            _connectDone = false;
+            _connecting = link;
+            System.Threading.ThreadPool.QueueUserWorkItem(_ =>
+            {
+                try { link.Connect(); }
+                catch (Exception ex) { _connectError = ex; }
+                _connectDone = true;
+            });
         }
 
         public void Disconnect()
         {
+            var pending = _connecting;
+            _connecting = null;
+            if (pending != null) pending.Dispose();   // its thread gives up; nothing is left running
             if (Link == null) return;
             Link.Dispose();
             Link = null;
+        }
+
+        void FinishConnecting()
+        {
+            var link = _connecting;
+            if (link == null || !_connectDone) return;
+            _connecting = null;
+            if (_connectError != null)
+            {
+                link.Dispose();
+                Debug.LogError("avbridge: " + _connectError.Message, this);
+                if (Error != null) Error("not_connected", _connectError.Message);
+                return;
+            }
+            Link = link;
+            if (Connected != null) Connected();
         }
 
         public void Say(string text, string emotion = null) { Call(() => Link.Say(text, emotion)); }
@@ -117,7 +150,7 @@ namespace Avbridge.Unity
         {
             if (Link == null)
             {
-                Debug.LogWarning("avbridge: not connected to " + endpoint, this);
+                Debug.LogWarning("avbridge: not connected to " + endpoint + (IsConnecting ? " yet" : ""), this);
                 return;
             }
             try { request(); }
@@ -129,6 +162,7 @@ namespace Avbridge.Unity
 
         void Update()
         {
+            FinishConnecting();
             if (Link == null) return;
             _linkEvents.Clear();
             Link.Poll(_linkEvents);

@@ -206,6 +206,22 @@ namespace Avbridge.Tests
         }
 
         [Test]
+        public void DisposingWhileConnectingEndsTheConnectAtOnce()
+        {
+            // A game leaving play mode while the server is down must not wait out the connect timeout.
+            var link = new AvatarLink("tcp://127.0.0.1:" + LiveServer.FreePort(), new AvatarLinkOptions { ConnectTimeoutMs = 10000 });
+            Exception caught = null;
+            var connecting = new Thread(() => { try { link.Connect(); } catch (Exception ex) { caught = ex; } });
+            connecting.Start();
+            Thread.Sleep(200);
+            var watch = Stopwatch.StartNew();
+            link.Dispose();
+            Assert.IsTrue(connecting.Join(2000), "Connect returned");
+            Assert.Less(watch.ElapsedMilliseconds, 1000);
+            Assert.IsInstanceOf<ObjectDisposedException>(caught);
+        }
+
+        [Test]
         public void TheMirrorPortIsNamedWhenUsedByMistake()
         {
             var link = new AvatarLink(_server.MirrorEndpoint, new AvatarLinkOptions { ConnectTimeoutMs = 1500 });
