@@ -432,3 +432,18 @@ def test_a_client_that_vanishes_while_quiet_loses_its_sessions(espeak_server):
     while session.id in espeak_server.service.sessions and time.monotonic() < deadline:
         time.sleep(0.05)
     assert session.id not in espeak_server.service.sessions
+
+
+def test_speak_audio_pieces_in_flight_after_an_interrupt_are_accepted_and_dropped(espeak_server):
+    with Client(espeak_server.endpoint, timeout=20) as client:
+        session = client.open()
+        piece = np.full(1600, 3000, np.int16)
+        fields = {"session": session.id, "utterance": "vo", "sample_rate": 16000}
+        client.request(Message("speak_audio", {**fields, "offset": 0, "final": False}, [piece.tobytes()]))
+        session.interrupt()
+        # The engine had already sent these before it learned of the interrupt.
+        for k, final in ((1, False), (2, True)):
+            reply = client.request(Message("speak_audio", {**fields, "offset": k * 1600, "final": final}, [piece.tobytes()]))
+            assert reply.type == "ok"
+        ends = [m for m, _ in session.stream("vo") if m.type == "end"]
+        assert ends[-1]["status"] == "interrupted"

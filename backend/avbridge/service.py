@@ -233,8 +233,7 @@ class Service:
                 session.active = utt
             stream = AudioUtterance(session, utt, rate)
             session.audio_streams[uid] = stream
-        if not stream.utt.cancelled:   # after an interrupt, pieces still in flight are dropped
-            stream.push(pcm, m["final"])
+        stream.push(pcm, m["final"])
         if m["final"]:
             with session.lock:
                 session.audio_streams.pop(uid, None)

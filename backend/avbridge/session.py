@@ -359,8 +359,12 @@ class AudioUtterance:
         session.begin(utt, sample_rate, audio=False)
 
     def push(self, pcm: np.ndarray, final: bool) -> None:
-        track = self.stream.push(pcm, None)
+        """Take the next piece. After an interrupt, pieces the engine sent before it heard of the
+        cut still arrive: they count (so the offsets keep matching) but are not animated."""
         self.received += len(pcm)
+        if self.utt.cancelled:
+            return
+        track = self.stream.push(pcm, None)
         self.session.queue_media(self.utt, track, pcm)
         if final:
             self.session.queue_media(self.utt, self.stream.finish())
