@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
+from avbridge.bench import free_port
 from avbridge.cli import main
 from avbridge.client import Client
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def serve_process():
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
     process = subprocess.Popen([sys.executable, "-m", "avbridge", "serve", "--bind", endpoint, "--mirror", "off",
                                 "--voice", "espeak", "--log-format", "json"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

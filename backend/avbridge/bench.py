@@ -43,7 +43,8 @@ NUMBER_WORDS = ["seven", "twelve", "three", "forty", "nine", "sixteen", "two", "
                 "eleven", "four", "sixty", "one", "twenty", "eight", "fifty", "six", "ninety", "ten"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port that is free now (for servers started as separate processes)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -69,7 +70,7 @@ def machine_description() -> str:
 
 class ServerProcess:
     def __init__(self, voice: str, fps: float) -> None:
-        self.endpoint = f"tcp://127.0.0.1:{_free_port()}"
+        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "avbridge", "serve", "--bind", self.endpoint, "--mirror", "off",
              "--voice", voice, "--fps", str(fps), "--log-level", "warning"],

@@ -194,7 +194,8 @@ class Service:
             raise ProtocolError("text_too_long", f"say: text has {len(text)} characters; the limit is {self.config.max_text_chars}")
         if not text.strip():
             raise ProtocolError("empty_text", "say: text is empty")
-        if not chunk_text(normalize(text)):
+        pieces = chunk_text(normalize(text))
+        if not pieces:
             raise ProtocolError("empty_text", "say: text has nothing to speak (no letters or digits)")
         if len(session.pending) >= self.config.max_queued_utterances:
             raise ProtocolError("busy", f"say: {len(session.pending)} utterances are already queued; the limit is {self.config.max_queued_utterances}")
@@ -204,7 +205,7 @@ class Service:
             self._apply_params(params, m, "say")
         session.params.thinking = False        # the reply has come: eye contact again
         utt = Utterance(id=m.get("utterance") or session.next_utterance_id(), re=m.seq, kind="say",
-                        text=text, params=params)
+                        text=text, params=params, pieces=pieces)
         self._start_or_queue(session, utt)
         return [Message("ok", {"re": m.seq, "session": session.id, "utterance": utt.id})]
 

@@ -55,6 +55,7 @@ class Utterance:
     cut: tuple[float, int, int] | None = None   # (time, frames, samples) when interrupted
     params: MotionParams | None = None          # this line's own emotion, else the session's
     end_time: float | None = None               # on the session clock, once it is fully produced
+    pieces: list[str] = field(default_factory=list)   # a say's text, normalised and chunked
 
 
 @dataclass
@@ -300,7 +301,7 @@ class SayProducer:
         self.utt = utt
         self._cache = cache
         self._audio_message_s = audio_message_s
-        self._pieces = chunk_text(normalize(utt.text))
+        self._pieces = utt.pieces or chunk_text(normalize(utt.text))
         self._next = 0
         self._stream: MotionStream | None = None
         params = utt.params or session.params
