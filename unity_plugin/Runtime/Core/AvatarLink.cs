@@ -197,10 +197,12 @@ namespace Avbridge.Core
 
         public long Ping()
         {
-            var m = new Message("ping").With("client_time", LocalTime);
+            double sent = LocalTime;
+            var m = new Message("ping").With("client_time", sent);
             if (SessionId != null) m.With("session", SessionId);
-            long seq = Send(m);
-            lock (_lock) _pingsSent[seq] = LocalTime;
+            long seq = Reserve(m);
+            lock (_lock) _pingsSent[seq] = sent;   // before sending: the pong can come back at once
+            Transmit(m);
             return seq;
         }
 
@@ -227,8 +229,16 @@ namespace Avbridge.Core
 
         public long Send(Message message)
         {
-            message.Seq = Interlocked.Increment(ref _seq);
+            Reserve(message);
             Transmit(message);
+            return message.Seq;
+        }
+
+        /// <summary>Give `message` its sequence number without sending it, so a caller can note
+        /// what the reply will answer before the reply can arrive.</summary>
+        long Reserve(Message message)
+        {
+            message.Seq = Interlocked.Increment(ref _seq);
             return message.Seq;
         }
 
@@ -334,8 +344,7 @@ namespace Avbridge.Core
             if (re == Interlocked.Read(ref _reopenHello) && m.Type == "welcome")
             {
                 var open = Open();
-                open.Seq = Interlocked.Increment(ref _seq);
-                Interlocked.Exchange(ref _reopenOpen, open.Seq);
+                Interlocked.Exchange(ref _reopenOpen, Reserve(open));
                 Transmit(open);
                 return;
             }
@@ -378,8 +387,7 @@ namespace Avbridge.Core
                     {
                         // The seq is recorded before sending: the welcome may come back at once.
                         var hello = Hello();
-                        hello.Seq = Interlocked.Increment(ref _seq);
-                        Interlocked.Exchange(ref _reopenHello, hello.Seq);
+                        Interlocked.Exchange(ref _reopenHello, Reserve(hello));
                         try { Transmit(hello); }
                         catch (AvatarLinkException ex) { Enqueue(new LinkEvent { Kind = LinkEventKind.Error, Code = ex.Code, Text = ex.Message }); }
                     });
