@@ -86,6 +86,8 @@ class Client:
         # kept apart, in a bounded buffer per session, for callers that want them (Session.idle).
         self.idle: dict[str, collections.deque] = collections.defaultdict(lambda: collections.deque(maxlen=2000))
         self._idle_utterances: set[tuple[str, str]] = set()
+        # Live input (user_audio, user_face) has no reply; an error for one is raised when it arrives.
+        self._unanswered: set[int] = set()
         self._arrivals: dict[int, float] = {}
         self.welcome = self.request(Message("hello", {"versions": [VERSION], "client": name}))
 
@@ -116,6 +118,9 @@ class Client:
         frames = self._socket.recv_multipart()
         arrived = time.monotonic()
         message = decode(frames, max_bulk_bytes=1 << 30)
+        if message.type == "error" and message.get("re") in self._unanswered:
+            self._unanswered.discard(message["re"])
+            raise ServerError(message["code"], message["message"])
         if message.type in _REPLY_TYPES and "re" in message.fields:
             self._replies[message["re"]] = message
         elif message.type == "error":
@@ -183,6 +188,7 @@ class Session:
         self.id: str = opened["session"]
         self.fps: float = opened["fps"]
         self.sample_rate: int = opened["sample_rate"]
+        self._user_samples = 0
 
     def say_async(self, text: str, **options) -> str:
         """Ask for `text` to be spoken; return the utterance id without waiting for the stream."""
@@ -205,6 +211,45 @@ class Session:
                 "session": self.id, "utterance": uid, "sample_rate": sample_rate, "offset": offset,
                 "final": i == len(offsets) - 1}, [piece.astype("<i2").tobytes()]))
         return self.collect(uid, timeout)
+
+    def user_audio(self, pcm: np.ndarray, sample_rate: int) -> None:
+        """Send a piece of the user's voice (live sessions). No reply; errors arrive as ServerError."""
+        pcm = np.asarray(pcm, np.int16)
+        offset = self._user_samples
+        self._user_samples += len(pcm)
+        seq = self.client.send(Message("user_audio", {"session": self.id, "sample_rate": sample_rate, "offset": offset},
+                                       [pcm.astype("<i2").tobytes()]))
+        self.client._unanswered.add(seq)
+
+    def user_face(self, time_s: float, weights: np.ndarray | None = None, head: np.ndarray | None = None) -> None:
+        """Send the user's face at user time `time_s` (same clock as user_audio's offset / rate);
+        weights None means the face is not tracked in this frame."""
+        values = np.zeros(59, np.float32)
+        values[55] = 1.0
+        if weights is not None:
+            values[:52] = weights
+            values[52:] = head if head is not None else [0, 0, 0, 1, 0, 0, 0]
+        seq = self.client.send(Message("user_face", {"session": self.id, "time": float(time_s),
+                                                     **({} if weights is not None else {"tracked": False})},
+                                       [values.astype("<f4").tobytes()]))
+        self.client._unanswered.add(seq)
+
+    def received(self, seconds: float) -> list[tuple[Message, float]]:
+        """Everything that arrives for this session within `seconds` (idle and live streams
+        included), in arrival order, taken off the queues."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                self.client._receive_one(deadline)
+            except TimedOut:
+                break
+        out = list(self.client.idle[self.id])
+        self.client.idle[self.id].clear()
+        queue = self.client._streams[self.id]
+        while queue:
+            m = queue.popleft()
+            out.append((m, self.client._arrivals.pop(id(m), time.monotonic())))
+        return sorted(out, key=lambda item: item[1])
 
     def interrupt(self, utterance: str | None = None) -> Message:
         fields = {"session": self.id, **({"utterance": utterance} if utterance else {})}

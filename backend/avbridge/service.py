@@ -26,7 +26,10 @@ from avbridge.config import ServerConfig
 from avbridge.motion import MotionParams, load_generator
 from avbridge.motion.emotion import EMOTIONS
 from avbridge.protocol import Message, ProtocolError, decode, encode
-from avbridge.protocol.schema import CLIENT, VERSION
+from avbridge.protocol.schema import CLIENT, LIVE_MODES, USER_FACE_LAYOUT, VERSION
+from avbridge.live_service import LiveRunner, MAX_QUEUED_AUDIO_S
+from avbridge.perception.face import FaceObservation
+from avbridge.turns import BARGE_IN_POLICIES
 from avbridge.motion.idle import IdleStream
 from avbridge.session import AudioUtterance, IdleState, SayProducer, Session, SpeechCache, Utterance
 from avbridge.speech import ENGINES, SpeechEngine, load_best_engine
@@ -35,7 +38,7 @@ from avbridge.speech.text import chunk as chunk_text, normalize
 log = logging.getLogger("avbridge.server")
 
 SendResult = str  # "ok" | "again" | "gone"
-CAPABILITIES = ["say", "speak_audio", "interrupt", "set", "ping", "mirror", "realtime_pacing"]
+CAPABILITIES = ["say", "speak_audio", "interrupt", "set", "ping", "mirror", "realtime_pacing", "live"]
 _CLOSED_MEMORY = 10_000
 _IDLE_FEED_EVERY_S = 0.05
 """Idle streams are produced 0.2 to 0.5 s past the lead; checking them every 50 ms is plenty and
@@ -76,6 +79,7 @@ class Service:
         self._parked_lock = threading.Lock()
         self._idle_fed_at = 0.0
         self.started = time.monotonic()
+        self.live = LiveRunner(self._pool, wake, config.playout_delay_s)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def engine(self, name: str) -> SpeechEngine:
@@ -169,11 +173,23 @@ class Service:
             raise ProtocolError("bad_field", f"open: unknown motion '{motion}'; available: {self.config.motion}")
         params = MotionParams()
         self._apply_params(params, m, "open")
+        live = m.get("live", "off")
+        if live not in ("off", *LIVE_MODES):
+            raise ProtocolError("bad_field", f"open: unknown live mode '{live}'; expected off, {', '.join(LIVE_MODES)}")
+        barge_in = m.get("barge_in", "always")
+        if barge_in not in BARGE_IN_POLICIES:
+            raise ProtocolError("bad_field", f"open: unknown barge_in policy '{barge_in}'; expected {', '.join(BARGE_IN_POLICIES)}")
+        if m.get("barge_in_ms", 0) > 10_000:
+            raise ProtocolError("bad_field", f"open: barge_in_ms {m['barge_in_ms']} is over 10000")
+        if live != "off" and not m.get("realtime", True):
+            raise ProtocolError("bad_field", "open: a live session runs on the clock; realtime false is not allowed with live")
         session = Session(id=uuid.uuid4().hex[:12], owner=client.identity, fps=fps, engine=self.engine(voice),
                           generator=self._generator, params=params, realtime=m.get("realtime", True),
                           seed=m.get("seed"), playout_delay_s=self.config.playout_delay_s,
                           frames_per_message=max(1, int(round(fps * self.config.audio_message_s))),
                           idle_enabled=m.get("idle", True))
+        if live != "off":
+            self.live.open(session, live, barge_in, m.get("barge_in_ms", 300), m.get("transcripts", True))
         self.sessions[session.id] = session
         client.sessions.add(session.id)
         log.info("session opened client=%s session=%s fps=%g voice=%s realtime=%s", client.identity.hex(),
@@ -260,13 +276,63 @@ class Service:
     def _on_set(self, client: ClientState, m: Message) -> list[Message]:
         session = self._session(client, m)
         if not any(k in m.fields for k in ("emotion", "intensity", "expressiveness", "articulation", "blink_rate",
-                                           "gaze_yaw", "gaze_pitch", "thinking")):
+                                           "gaze_yaw", "gaze_pitch", "thinking", "calibrate")):
             raise ProtocolError("missing_field", "set: give at least one of emotion, intensity, expressiveness, "
-                                                 "articulation, blink_rate, gaze_yaw, gaze_pitch, thinking")
+                                                 "articulation, blink_rate, gaze_yaw, gaze_pitch, thinking, calibrate")
+        if "calibrate" in m.fields:
+            if session.live is None:
+                raise ProtocolError("bad_field", "set: calibrate needs a live session (open with live)")
+            if not 0.2 <= m["calibrate"] <= 10:
+                raise ProtocolError("bad_field", f"set: calibrate {m['calibrate']:g} is outside 0.2..10 (seconds)")
+            session.live.input.calibrate(m["calibrate"])
         if "thinking" in m.fields:
             session.params.thinking = m["thinking"]
+            if session.live is not None:
+                for name, fields in session.live.input.turns.thinking(m["thinking"]):
+                    self.live.event(session, name, session.now(), **fields)
         self._apply_params(session.params, m, "set")
         return [Message("ok", {"re": m.seq, "session": session.id})]
+
+    def _on_user_audio(self, client: ClientState, m: Message) -> list[Message]:
+        """No reply unless refused: at 50 messages a second an `ok` each would double the traffic."""
+        session = self._live_session(client, m)
+        rate = m["sample_rate"]
+        if not 8000 <= rate <= 96000:
+            raise ProtocolError("bad_field", f"user_audio: sample_rate {rate} is outside 8000..96000")
+        live = session.live
+        if live.sample_rate and rate != live.sample_rate:
+            raise ProtocolError("bad_field", f"user_audio: sample_rate {rate} differs from the stream's {live.sample_rate}")
+        if m["offset"] != live.received:
+            raise ProtocolError("bad_field", f"user_audio: offset {m['offset']} does not continue the user stream at sample {live.received}")
+        if self.live.backlog_s(session) > MAX_QUEUED_AUDIO_S:
+            raise ProtocolError("busy", f"user_audio: {self.live.backlog_s(session):.1f} s of user audio wait to be processed; the limit is {MAX_QUEUED_AUDIO_S:g}")
+        self.live.push_audio(session, np.frombuffer(m.bulk[0], dtype="<i2"), rate)
+        return []
+
+    def _on_user_face(self, client: ClientState, m: Message) -> list[Message]:
+        session = self._live_session(client, m)
+        values = np.frombuffer(m.bulk[0], dtype="<f4")
+        expected = sum(USER_FACE_LAYOUT)
+        if len(values) != expected:
+            raise ProtocolError("bad_frames", f"user_face: the frame holds {len(values)} floats; expected {expected} (52 weights, 7 head pose)")
+        if not np.isfinite(values).all():
+            raise ProtocolError("bad_field", "user_face: the frame holds NaN or infinite values")
+        tracked = m.get("tracked", True)
+        quaternion = values[52:56].astype(np.float64)
+        if tracked and not 0.5 < np.linalg.norm(quaternion) < 1.5:
+            raise ProtocolError("bad_field", "user_face: the head rotation is not a unit quaternion (x, y, z, w)")
+        head = values[52:].astype(np.float32).copy()
+        if tracked:
+            head[:4] /= np.linalg.norm(head[:4])
+        observation = FaceObservation(m["time"], tracked, np.clip(values[:52], 0, 1).astype(np.float32), head)
+        self.live.push_face(session, observation)
+        return []
+
+    def _live_session(self, client: ClientState, m: Message) -> Session:
+        session = self._session(client, m)
+        if session.live is None:
+            raise ProtocolError("bad_field", f"{m.type}: session {session.id} is not live; open it with live telepresence or listen")
+        return session
 
     def _on_ping(self, client: ClientState, m: Message) -> list[Message]:
         fields = {"re": m.seq, "client_time": m["client_time"], "server_time": time.monotonic() - self.started}
@@ -364,6 +430,8 @@ class Service:
     def _feed_idle(self, session: Session) -> None:
         """While a realtime session says nothing, keep its idle stream produced a little past the
         lead. The I/O thread only checks; a worker makes the frames, so sends keep their timing."""
+        if session.live is not None:
+            self.live.sync_avatar_state(session)
         if not (session.realtime and session.idle_enabled) or session.closed:
             return
         with session.lock:
@@ -377,15 +445,20 @@ class Service:
             idle = session.idle
             utt = idle.utterance
             produced_until = utt.start + utt.frames / session.fps
-            horizon = session.now() + self.config.lead_s + 0.2
+            # A listening avatar reacts to the user: its frames are made just ahead of need, not a
+            # second ahead, so a nod decided now is not queued behind frames already made.
+            listening = session.live is not None
+            horizon = session.now() + (self.config.playout_delay_s + 0.05 if listening else self.config.lead_s + 0.2)
             if produced_until < horizon and not idle.producing:
                 idle.producing = True
-                frames = int(np.ceil((horizon + 0.3 - produced_until) * session.fps))
+                frames = int(np.ceil((horizon + (0.05 if listening else 0.3) - produced_until) * session.fps))
                 self._pool.submit(self._produce_idle, session, idle, frames)
 
     def _produce_idle(self, session: Session, idle: IdleState, frames: int) -> None:
         try:
-            session.queue_media(idle.utterance, idle.stream.next(frames))
+            track = idle.stream.next(frames)
+            start = idle.utterance.start + track.start_frame / session.fps
+            session.queue_media(idle.utterance, self.live.listening_frames(session, track, start))
         except Exception:  # idle motion failing must not take the session down
             log.exception("idle motion failed session=%s", session.id)
         finally:

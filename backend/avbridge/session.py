@@ -82,6 +82,7 @@ class Session:
     utterance_counter: int = 0
     idle_enabled: bool = True
     idle: "IdleState | None" = None        # the idle stream while nothing is said (realtime only)
+    live: "object | None" = None           # live_service.LiveState of a live session
 
     def now(self) -> float:
         """Seconds on this session's timeline."""

@@ -110,9 +110,16 @@ def _spread_rounding(targets: np.ndarray, phonemes: Sequence[Phoneme], visemes: 
 
 def mouth_from_audio(pcm: np.ndarray, sample_rate: int, centres: np.ndarray, loud: np.ndarray, previous: np.ndarray,
                      fps: float, articulation: float) -> np.ndarray:
-    """Engine-supplied speech without a timeline: opening from loudness, a crude spectral shape from
-    the zero-crossing rate (sibilants spread, low voiced sounds round). Causal: this runs on live
-    audio, where the future is not known yet."""
+    """Engine-supplied speech without a timeline: `audio_mouth_targets`, smoothed causally (this
+    runs on audio as it arrives, where the future is not known yet)."""
+    targets = audio_mouth_targets(pcm, sample_rate, centres, loud, fps)
+    return one_pole(targets * articulation, previous, SMOOTHING_S * 1.5 * fps)
+
+
+def audio_mouth_targets(pcm: np.ndarray, sample_rate: int, centres: np.ndarray, loud: np.ndarray,
+                        fps: float) -> np.ndarray:
+    """(T, 52) mouth poses from audio alone: opening from loudness, a crude spectral shape from the
+    zero-crossing rate (sibilants spread, low voiced sounds round)."""
     x = pcm.astype(np.float32)
     half = max(1, int(sample_rate / fps))
     centres = np.clip(centres, 0, max(len(x) - 1, 0))
@@ -127,11 +134,10 @@ def mouth_from_audio(pcm: np.ndarray, sample_rate: int, centres: np.ndarray, lou
     sibilance = np.clip((zcr - 0.12) / 0.2, 0, 1) * voiced
     rounding = np.clip((0.06 - zcr) / 0.06, 0, 1) * np.clip(loud, 0, 1)
     open_amount = np.clip(loud, 0, 1.2) ** 0.8 * (1 - 0.6 * sibilance)
-    targets = (SIL_POSE[None, :]
-               + open_amount[:, None] * (VISEME_POSES[VISEME_INDEX["aa"]] - SIL_POSE)[None, :] * 0.8
-               + sibilance[:, None] * VISEME_POSES[VISEME_INDEX["SS"]][None, :] * 0.6
-               + rounding[:, None] * VISEME_POSES[VISEME_INDEX["O"]][None, :] * 0.3)
-    return one_pole(targets * articulation, previous, SMOOTHING_S * 1.5 * fps)
+    return (SIL_POSE[None, :]
+            + open_amount[:, None] * (VISEME_POSES[VISEME_INDEX["aa"]] - SIL_POSE)[None, :] * 0.8
+            + sibilance[:, None] * VISEME_POSES[VISEME_INDEX["SS"]][None, :] * 0.6
+            + rounding[:, None] * VISEME_POSES[VISEME_INDEX["O"]][None, :] * 0.3)
 
 
 def zero_phase_smooth(targets: np.ndarray, initial: np.ndarray, tau_frames: float) -> np.ndarray:

@@ -50,7 +50,8 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
     _t("hello", CLIENT, {"versions": "uints", "client": "str"}, {"capabilities": "strs"}),
     _t("open", CLIENT, {}, {"fps": "float", "voice": "str", "motion": "str", "seed": "uint",
                             "realtime": "bool", "idle": "bool",
-                            "emotion": "str", "intensity": "float", "expressiveness": "float"}),
+                            "emotion": "str", "intensity": "float", "expressiveness": "float",
+                            "live": "str", "barge_in": "str", "barge_in_ms": "uint", "transcripts": "bool"}),
     _t("close", CLIENT, {"session": "str"}),
     _t("say", CLIENT, {"session": "str", "text": "str"},
        {"utterance": "str", "emotion": "str", "intensity": "float"}),
@@ -61,7 +62,11 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
     _t("set", CLIENT, {"session": "str"}, {"emotion": "str", "intensity": "float",
                                            "expressiveness": "float", "articulation": "float",
                                            "blink_rate": "float", "gaze_yaw": "float", "gaze_pitch": "float",
-                                           "thinking": "bool"}),
+                                           "thinking": "bool", "calibrate": "float"}),
+    _t("user_audio", CLIENT, {"session": "str", "sample_rate": "uint", "offset": "uint"},
+       bulk=1, bulk_kind="s16le"),
+    _t("user_face", CLIENT, {"session": "str", "time": "float"}, {"tracked": "bool"},
+       bulk=1, bulk_kind="f32le"),
     _t("ping", CLIENT, {"client_time": "float"}, {"session": "str"}),
     # -- replies (server -> client) ----------------------------------------------------------
     _t("welcome", SERVER, {"re": "uint", "version": "uint", "server": "str", "capabilities": "strs",
@@ -82,7 +87,7 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
     _t("audio", SERVER, {**_STREAM, "offset": "uint"}, bulk=1, bulk_kind="s16le"),
     _t("frames", SERVER, {**_STREAM, "first": "uint", "count": "uint"}, bulk=1, bulk_kind="f32le"),
     _t("event", SERVER, {**_STREAM, "name": "str"},
-       {"text": "str", "phoneme": "str", "viseme": "str", "end": "float"}),
+       {"text": "str", "phoneme": "str", "viseme": "str", "end": "float", "final": "bool"}),
     _t("end", SERVER, {**_STREAM, "status": "str", "frames": "uint", "samples": "uint"},
        {"reason": "str", "re": "uint"}),
 )}
@@ -90,7 +95,12 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
 HEADER_FIELDS = ("v", "type", "seq")
 """Present in every header, in this order of checking."""
 
-EVENT_NAMES = ("utterance_start", "utterance_end", "word", "phoneme")
+EVENT_NAMES = ("utterance_start", "utterance_end", "word", "phoneme", "emotion",
+               # live sessions (section 8.6)
+               "state", "user_speech_start", "user_speech_end", "transcript", "barge_in", "backchannel")
+LIVE_MODES = ("telepresence", "listen")
+USER_FACE_LAYOUT = (52, 7)
+"""float32 values in a user_face frame: ARKit weights, head pose (quaternion xyzw + translation)."""
 END_STATUSES = ("done", "interrupted", "error")
 FRAME_LAYOUT = (52, 7, 4)
 """float32 values per frame: blendshapes, head pose (quaternion xyzw + translation), gaze."""

@@ -1,0 +1,300 @@
+"""Live sessions in the server: user audio and faces in, turn events, listening and puppet frames out.
+
+The service's I/O thread only validates and queues; `LiveRunner` processes each session's input on
+the worker pool, one drain at a time per session so the audio stays in order, and puts what comes
+out on the session's outbox like any other stream message:
+  - events (`state`, `user_speech_start`, `user_speech_end`, `transcript`, `barge_in`,
+    `backchannel`) go on the stream playing at the time: the line being said, else the idle (listen)
+    or live (telepresence) stream;
+  - barge-in interrupts the line as `interrupt` does, with the `end`'s reason saying why;
+  - telepresence frames go on the session's live stream (audio-less, like idle) as soon as the
+    lips are drawn.
+
+User time (user_audio offset / sample_rate, and user_face time) maps onto the session clock by one
+anchor, fixed when the first user audio or face arrives: session time = anchor + user time.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from avbridge.arkit import INDEX
+from avbridge.live import LiveInput, TranscriptJob
+from avbridge.motion.idle import IdleStream
+from avbridge.motion.listening import ListeningLayer
+from avbridge.motion.visemes import MOUTH_CHANNELS
+from avbridge.perception import SAMPLE_RATE
+from avbridge.perception.audio import Resampler
+from avbridge.perception.face import FaceObservation
+from avbridge.protocol import Message
+from avbridge.session import Session, Utterance
+from avbridge.track import Track
+from avbridge.turns import TurnTaking
+
+log = logging.getLogger("avbridge.live")
+
+MAX_QUEUED_AUDIO_S = 5.0          # user audio waiting for a worker beyond this is refused (busy)
+AUTO_THINKING_S = 4.0             # the thinking look after a user turn lasts until a line, or this long
+_FACE_EASE_S = 0.2
+_EYES = [INDEX[n] for n in ("eyeBlinkLeft", "eyeBlinkRight")]
+
+
+@dataclass
+class LiveState:
+    input: LiveInput
+    anchor: float | None = None                  # session time of user time 0
+    resampler: Resampler | None = None
+    sample_rate: int = 0
+    received: int = 0                            # user_audio samples accepted (at sample_rate)
+    queue: collections.deque = field(default_factory=collections.deque)
+    queued_samples: int = 0
+    draining: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stream: Utterance | None = None              # telepresence: the live stream
+    base: IdleStream | None = None               # telepresence: blinks, breathing, gaze under the face
+    frames_out: int = 0                          # telepresence: live stream frames queued
+    first_user_frame: int = 0                    # user-time frame index of live stream frame 0
+    face_weight: float = 0.0
+    thinking_since: float | None = None
+    barge_ins: list[float] = field(default_factory=list)   # (session time of user onset - cut) for benchmarks
+
+
+class LiveRunner:
+    def __init__(self, pool, wake: Callable[[], None], playout_delay_s: float) -> None:
+        self._pool = pool
+        self._wake = wake
+        self._playout = playout_delay_s
+
+    def open(self, session: Session, mode: str, barge_in: str, barge_in_ms: int, transcripts: bool) -> None:
+        turns = TurnTaking(policy=barge_in, after_ms=barge_in_ms, think_after_turn=(mode == "listen"))
+        listening = ListeningLayer(expressiveness=session.params.expressiveness)
+        session.live = LiveState(LiveInput(mode, session.fps, turns, listening, transcripts=transcripts and mode == "listen"))
+        if mode == "telepresence":
+            session.idle_enabled = False           # the live stream replaces idle
+
+    # -- I/O thread -------------------------------------------------------------------------------
+    def push_audio(self, session: Session, pcm: np.ndarray, rate: int) -> None:
+        live: LiveState = session.live
+        with live.lock:
+            if live.resampler is None or live.sample_rate != rate:
+                live.resampler, live.sample_rate = Resampler(rate), rate
+            if live.anchor is None:
+                live.anchor = session.now() + self._playout - len(pcm) / rate
+            elif live.input.mode == "listen":
+                # A client that paused its microphone resumes later than its offsets say: move the
+                # anchor so the user's words keep their place on the session clock.
+                late = session.now() + self._playout - (live.anchor + (live.received + len(pcm)) / rate)
+                if late > 0.3:
+                    live.anchor += late
+            live.received += len(pcm)
+            live.queue.append(("audio", pcm, time.monotonic()))
+            live.queued_samples += len(pcm)
+        self._kick(session)
+
+    def push_face(self, session: Session, observation: FaceObservation) -> None:
+        live: LiveState = session.live
+        with live.lock:
+            if live.anchor is None:
+                live.anchor = session.now() + self._playout - observation.time
+            live.queue.append(("face", observation, time.monotonic()))
+        self._kick(session)
+
+    def backlog_s(self, session: Session) -> float:
+        live: LiveState = session.live
+        return live.queued_samples / live.sample_rate if live.sample_rate else 0.0
+
+    def _kick(self, session: Session) -> None:
+        live: LiveState = session.live
+        with live.lock:
+            if live.draining:
+                return
+            live.draining = True
+        self._pool.submit(self._drain, session)
+
+    # -- worker ---------------------------------------------------------------------------------
+    def _drain(self, session: Session) -> None:
+        live: LiveState = session.live
+        try:
+            while not session.closed:
+                with live.lock:
+                    if not live.queue:
+                        live.draining = False
+                        return
+                    kind, item, arrived = live.queue.popleft()
+                    if kind == "audio":
+                        live.queued_samples -= len(item)
+                pcm16 = live.resampler.push(item) if kind == "audio" else None
+                if kind == "audio":
+                    self._on_audio(session, live, pcm16)
+                else:
+                    live.input.push_face(item)
+                    self._on_face(session, live, item)
+                self._wake()
+        except Exception:   # live input failing must not take the server down
+            log.exception("live input failed session=%s", session.id)
+            with live.lock:
+                live.draining = False
+                live.queue.clear()
+                live.queued_samples = 0
+
+    def _on_audio(self, session: Session, live: LiveState, pcm16: np.ndarray) -> None:
+        self.sync_avatar_state(session)
+        update = live.input.push_audio(pcm16)
+        if update.barge_in:
+            self._barge_in(session, live, update)
+        for name, user_time, fields in update.events:
+            if name == "barge_in":
+                continue
+            at = live.anchor + user_time
+            if name == "backchannel":
+                live.input.listening.nod(session.now() + 0.05, fields["text"], 1.0 if fields["text"] == "double_nod" else 0.7)
+            self.event(session, name, at, **fields)
+            self._follow_state(session, live, name, fields)
+        if live.input.mode == "telepresence" and len(update.mouth):
+            self._queue_puppet(session, live, update.first_frame, update.mouth)
+        job = live.input.transcript_job()
+        if job is not None:
+            self._pool.submit(self._transcribe, session, job)
+
+    def _on_face(self, session: Session, live: LiveState, face: FaceObservation) -> None:
+        if live.input.mode != "telepresence":
+            return
+        # Camera only (no voice for a while): the face drives the frames up to its own time.
+        audio_time = live.input.time
+        if face.time - audio_time > 0.3:
+            target = int(np.floor(face.time * session.fps))
+            start = max(live.first_user_frame + live.frames_out, 0) if live.stream else target
+            if target > start:
+                self._queue_puppet(session, live, start, np.zeros((target - start, 52), np.float32), voice=False)
+
+    def _follow_state(self, session: Session, live: LiveState, name: str, fields: dict) -> None:
+        if name != "state":
+            return
+        state = fields["text"]
+        live.input.listening.target_attending = 1.0 if state == "listening" else 0.0
+        if state == "thinking":
+            session.params.thinking = True
+            live.thinking_since = session.now()
+        elif live.thinking_since is not None:
+            session.params.thinking = False
+            live.thinking_since = None
+
+    def _transcribe(self, session: Session, job: TranscriptJob) -> None:
+        from avbridge.perception.asr import transcribe
+        live: LiveState = session.live
+        try:
+            transcript = transcribe(job.audio)
+        except Exception:
+            log.exception("transcription failed session=%s", session.id)
+            live.input.transcribing = False
+            return
+        event = live.input.transcribed(job, transcript)
+        if event is not None and not session.closed:
+            name, user_time, fields = event
+            self.event(session, name, max(live.anchor + user_time, session.now()), **fields)
+            log.info("transcript session=%s final=%s seconds=%.2f text=%r", session.id, fields["final"],
+                     transcript.seconds, fields["text"])
+            self._wake()
+
+    def _barge_in(self, session: Session, live: LiveState, update) -> None:
+        speaking = session.speaking()
+        onset = next((t for name, t, _ in update.events if name == "user_speech_start"), None)
+        stopped = session.interrupt(speaking.id) if speaking is not None else []
+        for utt in stopped:
+            at, frames, samples = utt.cut
+            with session.lock:
+                session._queue(utt, at, session._event(utt, "barge_in", at))
+                session._queue(utt, at, Message("end", {
+                    "session": session.id, "utterance": utt.id, "time": at, "status": "interrupted",
+                    "frames": frames, "samples": samples, "re": utt.re, "reason": "barge-in: the user spoke"}))
+                session.lock.notify_all()
+            user_onset = live.anchor + (onset if onset is not None else live.input.turns.user_started or 0.0)
+            live.barge_ins.append(at - user_onset)
+            log.info("barge-in session=%s utterance=%s cut=%.3f after_onset_ms=%.0f", session.id, utt.id, at,
+                     (at - user_onset) * 1000)
+        live.input.turns.avatar_end()
+
+    def sync_avatar_state(self, session: Session) -> None:
+        """Tell turn-taking when the avatar starts and stops speaking (called per audio piece and on
+        the idle feed), and let an unanswered thinking look go."""
+        live: LiveState | None = session.live
+        if live is None:
+            return
+        speaking = session.speaking() is not None
+        turns = live.input.turns
+        events = turns.avatar_start() if speaking and turns.state != "speaking" else \
+            turns.avatar_end() if not speaking and turns.state == "speaking" else []
+        if live.thinking_since is not None and session.now() - live.thinking_since > AUTO_THINKING_S:
+            events += turns.thinking(False)
+        for name, fields in events:
+            self.event(session, name, session.now(), **fields)
+            self._follow_state(session, live, name, fields)
+
+    # -- output ---------------------------------------------------------------------------------
+    def event(self, session: Session, name: str, at: float, **fields) -> None:
+        """An event on whatever stream plays at `at`; dropped when none does (idle off, not speaking)."""
+        with session.lock:
+            utt = session.speaking() or (session.idle.utterance if session.idle else None) \
+                or (session.live.stream if session.live else None)
+            if utt is None or utt.cancelled:
+                return
+            session._queue(utt, max(at, utt.start or at), session._event(utt, name, max(at, utt.start or at), **fields))
+            session.lock.notify_all()
+
+    def listening_frames(self, session: Session, track: Track, start_time: float) -> Track:
+        """The listening layer over idle frames starting at session time `start_time`."""
+        live: LiveState | None = session.live
+        if live is None or live.input.mode != "listen":
+            return track
+        live.input.listening.expressiveness = session.params.expressiveness
+        t = start_time + np.arange(len(track)) / track.fps
+        return live.input.listening.apply(track, t)
+
+    def _queue_puppet(self, session: Session, live: LiveState, first_user_frame: int, mouth: np.ndarray,
+                      voice: bool = True) -> None:
+        """Telepresence frames for user frames first_user_frame.. : idle base, then the face where the
+        camera sees it, else the voice's mouth."""
+        if live.stream is None:
+            utt = Utterance(id=f"live{session.next_utterance_id()[1:]}", re=0, kind="idle")
+            session.begin(utt, SAMPLE_RATE, audio=False)
+            live.stream, live.first_user_frame = utt, first_user_frame
+            live.base = IdleStream(session.fps, session.params, session.seed)
+            live.anchor = utt.start - first_user_frame / session.fps
+        n = len(mouth)
+        skip = live.first_user_frame + live.frames_out - first_user_frame
+        if skip >= n:
+            return
+        mouth = mouth[max(skip, 0):]
+        n = len(mouth)
+        base = live.base.next(n)
+        shapes, head = base.blendshapes.copy(), base.head.copy()
+        if voice:
+            shapes[:, MOUTH_CHANNELS] = mouth[:, MOUTH_CHANNELS]
+        user_t = (live.first_user_frame + live.frames_out + np.arange(n)) / session.fps
+        k = 1 - np.exp(-1 / (_FACE_EASE_S * session.fps))
+        for i, ut in enumerate(user_t):
+            face = live.input.face_at(float(ut))
+            live.face_weight += k * ((1.0 if face is not None else 0.0) - live.face_weight)
+            if face is not None:
+                w = live.face_weight
+                shapes[i] = (1 - w) * shapes[i] + w * face.weights
+                head[i, :4] = _slerp(head[i, :4], face.head[:4], w)
+                head[i, 4:] = (1 - w) * head[i, 4:] + w * face.head[4:]
+        np.clip(shapes, 0, 1, out=shapes)
+        track = Track(session.fps, shapes, head, base.gaze, live.frames_out)
+        live.frames_out += n
+        session.queue_media(live.stream, track)
+
+
+def _slerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
+    if np.dot(a, b) < 0:
+        b = -b
+    q = (1 - w) * a + w * b
+    return q / max(float(np.linalg.norm(q)), 1e-9)

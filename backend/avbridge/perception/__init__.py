@@ -1,0 +1,13 @@
+"""Perception: live input -> features on the session clock.
+
+    audio.py    16 kHz mono from any source (engine-sent PCM, files, a sound device), resampling
+    vad.py      voice activity (Silero VAD) with onset and offset hysteresis, pitch and loudness
+    phones.py   streaming phone recognition and forced alignment (PocketSphinx)
+    asr.py      transcripts, partial and final (Whisper tiny.en through faster-whisper)
+    face.py     the user's face from camera frames (MediaPipe FaceLandmarker), smoothed and calibrated
+
+Every component takes audio as int16 at 16 kHz (`audio.SAMPLE_RATE`) and reports times in seconds
+from the first sample it was given, so files, devices and engine-sent PCM go through one path.
+"""
+
+SAMPLE_RATE = 16000
