@@ -63,7 +63,7 @@ class LiveState:
     first_user_frame: int = 0                    # user-time frame index of live stream frame 0
     face_weight: float = 0.0
     thinking_since: float | None = None
-    barge_ins: list[float] = field(default_factory=list)   # (session time of user onset - cut) for benchmarks
+    barge_ins: list[float] = field(default_factory=list)   # seconds from the user's onset arriving to the cut
 
 
 class LiveRunner:
@@ -132,7 +132,7 @@ class LiveRunner:
                         live.queued_samples -= len(item)
                 pcm16 = live.resampler.push(item) if kind == "audio" else None
                 if kind == "audio":
-                    self._on_audio(session, live, pcm16)
+                    self._on_audio(session, live, pcm16, arrived - session.created)
                 else:
                     live.input.push_face(item)
                     self._on_face(session, live, item)
@@ -144,11 +144,11 @@ class LiveRunner:
                 live.queue.clear()
                 live.queued_samples = 0
 
-    def _on_audio(self, session: Session, live: LiveState, pcm16: np.ndarray) -> None:
+    def _on_audio(self, session: Session, live: LiveState, pcm16: np.ndarray, arrived: float) -> None:
         self.sync_avatar_state(session)
         update = live.input.push_audio(pcm16)
         if update.barge_in:
-            self._barge_in(session, live, update)
+            self._barge_in(session, live, update, arrived)
         for name, user_time, fields in update.events:
             if name == "barge_in":
                 continue
@@ -203,7 +203,7 @@ class LiveRunner:
                      transcript.seconds, fields["text"])
             self._wake()
 
-    def _barge_in(self, session: Session, live: LiveState, update) -> None:
+    def _barge_in(self, session: Session, live: LiveState, update, arrived: float) -> None:
         speaking = session.speaking()
         onset = next((t for name, t, _ in update.events if name == "user_speech_start"), None)
         stopped = session.interrupt(speaking.id) if speaking is not None else []
@@ -215,7 +215,10 @@ class LiveRunner:
                     "session": session.id, "utterance": utt.id, "time": at, "status": "interrupted",
                     "frames": frames, "samples": samples, "re": utt.re, "reason": "barge-in: the user spoke"}))
                 session.lock.notify_all()
-            user_onset = live.anchor + (onset if onset is not None else live.input.turns.user_started or 0.0)
+            # When the user's first word reached the server (this piece arrived at `arrived` and
+            # ends at the input's time): the avatar's cut, on the same clock, is the delay they see.
+            onset_time = onset if onset is not None else live.input.turns.user_started or 0.0
+            user_onset = arrived - (live.input.time - onset_time)
             live.barge_ins.append(at - user_onset)
             log.info("barge-in session=%s utterance=%s cut=%.3f after_onset_ms=%.0f", session.id, utt.id, at,
                      (at - user_onset) * 1000)
