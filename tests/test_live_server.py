@@ -159,7 +159,7 @@ def test_bad_live_input_gets_clear_errors_and_the_server_goes_on(live_server):
         with pytest.raises(ServerError, match="offset 999 does not continue the user stream at sample 320"):
             session.user_audio(np.zeros(320, np.int16), 16000)
             session.received(0.5)
-        with pytest.raises(ServerError, match="expected 59"):
+        with pytest.raises(ServerError, match="59 float32"):
             seq = client.send(Message("user_face", {"session": session.id, "time": 0.0}, [np.zeros(10, "<f4").tobytes()]))
             client._unanswered.add(seq)
             session.received(0.5)

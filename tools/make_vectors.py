@@ -30,6 +30,7 @@ def pack(header: dict) -> bytes:
 
 def valid_messages() -> list[tuple[str, Message]]:
     pcm = struct.pack("<4h", 0, 1000, -1000, 32767)
+    face = struct.pack("<59f", *([0.0] * 17 + [0.4] + [0.0] * 34 + [0, 0.0871557, 0, 0.9961947, 0, 0, 0.02]))
     frame = struct.pack("<63f", *([0.0] * 17 + [0.5] + [0.0] * 34 + [0, 0, 0, 1, 0, 0, 0] + [0.1, -0.05, 0.1, -0.05]))
     return [
         ("hello", Message("hello", {"versions": [1], "client": "unity-npc"}, seq=1)),
@@ -74,6 +75,17 @@ def valid_messages() -> list[tuple[str, Message]]:
                                          "text": "Hello", "end": 1.9}, seq=7)),
         ("event_phoneme", Message("event", {"session": "a1b2c3", "utterance": "u1", "time": 1.6, "name": "phoneme",
                                             "phoneme": "ə", "viseme": "E", "end": 1.65}, seq=8)),
+        ("open_live_listen", Message("open", {"live": "listen", "barge_in": "after", "barge_in_ms": 250,
+                                              "transcripts": True}, seq=2)),
+        ("user_audio", Message("user_audio", {"session": "a1b2c3", "sample_rate": 16000, "offset": 320}, [pcm], seq=12)),
+        ("user_face", Message("user_face", {"session": "a1b2c3", "time": 0.5}, [face], seq=13)),
+        ("user_face_lost", Message("user_face", {"session": "a1b2c3", "time": 0.55, "tracked": False}, [face], seq=14)),
+        ("set_calibrate", Message("set", {"session": "a1b2c3", "calibrate": 2.0}, seq=15)),
+        ("event_state", Message("event", {"session": "a1b2c3", "utterance": "idle2", "time": 5.0, "name": "state",
+                                          "text": "listening"}, seq=11)),
+        ("event_transcript_partial", Message("event", {"session": "a1b2c3", "utterance": "idle2", "time": 6.0,
+                                                       "name": "transcript", "text": "so when I", "final": False}, seq=12)),
+        ("event_barge_in", Message("event", {"session": "a1b2c3", "utterance": "u1", "time": 1.7, "name": "barge_in"}, seq=13)),
         ("end_done", Message("end", {"session": "a1b2c3", "utterance": "u1", "time": 2.3, "status": "done",
                                      "frames": 48, "samples": 17640, "re": 3}, seq=9)),
         ("end_interrupted", Message("end", {"session": "a1b2c3", "utterance": "u1", "time": 1.8, "status": "interrupted",
@@ -112,6 +124,12 @@ def invalid_cases() -> list[tuple[str, list[bytes]]]:
                                             "sample_rate": 16000, "offset": 0, "final": True})]),
         ("speak_audio_odd_bytes", [pack({"v": 1, "type": "speak_audio", "seq": 1, "session": "s1", "utterance": "u",
                                          "sample_rate": 16000, "offset": 0, "final": True}), b"\x00\x01\x02"]),
+        ("user_audio_odd_bytes", [pack({"v": 1, "type": "user_audio", "seq": 1, "session": "s1", "sample_rate": 16000,
+                                        "offset": 0}), b"\x00\x01\x02"]),
+        ("user_audio_missing_offset", [pack({"v": 1, "type": "user_audio", "seq": 1, "session": "s1",
+                                             "sample_rate": 16000}), b"\x00\x00"]),
+        ("user_face_short", [pack({"v": 1, "type": "user_face", "seq": 1, "session": "s1", "time": 0.0}), b"\x00" * 40]),
+        ("open_live_is_bool", [pack({"v": 1, "type": "open", "seq": 1, "live": True})]),
         ("frames_wrong_size", [pack({"v": 1, "type": "frames", "seq": 1, "session": "s1", "utterance": "u",
                                      "time": 0.0, "first": 0, "count": 2}), b"\x00" * 252]),
     ]

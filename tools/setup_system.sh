@@ -1,5 +1,6 @@
 #!/bin/sh
 # System packages avbridge needs: espeak-ng (the fallback voice, loaded through its C library),
+# PulseAudio and PortAudio (live microphone input and its device test),
 # python3-venv where the system Python lacks the venv module, and Mono with NUnit 2 for the Unity
 # plugin's C# tests. Installs with apt-get as root or
 # through sudo; otherwise says what to install and carries on (Piper, the default voice, works
@@ -13,6 +14,10 @@ python3 -c "import ensurepip, venv" 2>/dev/null || need="$need python3-venv"
 command -v mcs >/dev/null 2>&1 && [ -d /usr/lib/mono/4.7.2-api ] || need="$need mono-mcs mono-devel"
 command -v nunit-console >/dev/null 2>&1 && ls /usr/lib/cli/nunit.framework-2.6*/nunit.framework.dll >/dev/null 2>&1 \
     || need="$need nunit-console libnunit-cil-dev"
+# A real audio device for the live-input test (a PulseAudio null sink) and PortAudio for sounddevice.
+command -v pulseaudio >/dev/null 2>&1 && command -v paplay >/dev/null 2>&1 || need="$need pulseaudio pulseaudio-utils"
+[ -e /usr/share/alsa/alsa.conf.d/50-pulseaudio.conf ] || [ -e /etc/alsa/conf.d/50-pulseaudio.conf ] || need="$need libasound2-plugins"
+ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || need="$need libportaudio2"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     SUDO=""

@@ -26,7 +26,7 @@ from avbridge.config import ServerConfig
 from avbridge.motion import MotionParams, load_generator
 from avbridge.motion.emotion import EMOTIONS
 from avbridge.protocol import Message, ProtocolError, decode, encode
-from avbridge.protocol.schema import CLIENT, LIVE_MODES, USER_FACE_LAYOUT, VERSION
+from avbridge.protocol.schema import CLIENT, LIVE_MODES, VERSION
 from avbridge.live_service import LiveRunner, MAX_QUEUED_AUDIO_S
 from avbridge.perception.face import FaceObservation
 from avbridge.turns import BARGE_IN_POLICIES
@@ -311,10 +311,7 @@ class Service:
 
     def _on_user_face(self, client: ClientState, m: Message) -> list[Message]:
         session = self._live_session(client, m)
-        values = np.frombuffer(m.bulk[0], dtype="<f4")
-        expected = sum(USER_FACE_LAYOUT)
-        if len(values) != expected:
-            raise ProtocolError("bad_frames", f"user_face: the frame holds {len(values)} floats; expected {expected} (52 weights, 7 head pose)")
+        values = np.frombuffer(m.bulk[0], dtype="<f4")      # 59 of them: the codec checked the size
         if not np.isfinite(values).all():
             raise ProtocolError("bad_field", "user_face: the frame holds NaN or infinite values")
         tracked = m.get("tracked", True)

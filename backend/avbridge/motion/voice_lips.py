@@ -60,6 +60,8 @@ class VoiceLips:
 
     def push(self, pcm: np.ndarray) -> tuple[int, np.ndarray]:
         pcm = np.asarray(pcm, np.int16).reshape(-1)
+        if len(pcm) == 0:
+            return self._next_frame, np.zeros((0, 52), np.float32)
         band, self._band_state = sosfilt(self._sos, pcm.astype(np.float64), zi=self._band_state)
         self._audio = np.concatenate([self._audio, pcm])
         self._band = np.concatenate([self._band, band])

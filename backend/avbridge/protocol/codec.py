@@ -152,6 +152,8 @@ def decode(frames: list[bytes], max_bulk_bytes: int = MAX_BULK_BYTES, sender: st
         raise ProtocolError("bad_frames", f"{type_name}: expected {spec.bulk} bulk frame(s), got {len(bulk)}", seq)
     if spec.bulk_kind == "s16le" and len(bulk[0]) % 2:
         raise ProtocolError("bad_frames", f"{type_name}: PCM frame has {len(bulk[0])} bytes, not a whole number of int16 samples", seq)
+    if type_name == "user_face" and len(bulk[0]) != 59 * 4:
+        raise ProtocolError("bad_frames", f"user_face: bulk frame has {len(bulk[0])} bytes; expected 236 (59 float32: 52 weights, 7 head pose)", seq)
     if type_name == "frames":
         want = fields["count"] * 63 * 4
         if len(bulk[0]) != want:

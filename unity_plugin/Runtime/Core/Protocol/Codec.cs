@@ -84,6 +84,8 @@ namespace Avbridge.Core.Protocol
                 throw new ProtocolException("bad_frames", typeName + ": expected " + spec.Bulk + " bulk frame(s), got " + message.Bulk.Count, seq);
             if (spec.BulkKind == "s16le" && message.Bulk[0].Length % 2 != 0)
                 throw new ProtocolException("bad_frames", typeName + ": PCM frame has " + message.Bulk[0].Length + " bytes, not a whole number of int16 samples", seq);
+            if (typeName == "user_face" && message.Bulk[0].Length != 59 * 4)
+                throw new ProtocolException("bad_frames", "user_face: bulk frame has " + message.Bulk[0].Length + " bytes; expected 236 (59 float32: 52 weights, 7 head pose)", seq);
             if (typeName == "frames")
             {
                 long want = message.Long("count") * Schema.FrameWidth * 4;

@@ -50,7 +50,7 @@ namespace Avbridge.Core.Protocol
                 new string[] { "capabilities", "strs" }));
             Add(new MessageType("open", "client", 0, "",
                 new string[] {  },
-                new string[] { "fps", "float", "voice", "str", "motion", "str", "seed", "uint", "realtime", "bool", "idle", "bool", "emotion", "str", "intensity", "float", "expressiveness", "float" }));
+                new string[] { "fps", "float", "voice", "str", "motion", "str", "seed", "uint", "realtime", "bool", "idle", "bool", "emotion", "str", "intensity", "float", "expressiveness", "float", "live", "str", "barge_in", "str", "barge_in_ms", "uint", "transcripts", "bool" }));
             Add(new MessageType("close", "client", 0, "",
                 new string[] { "session", "str" },
                 new string[] {  }));
@@ -65,7 +65,13 @@ namespace Avbridge.Core.Protocol
                 new string[] { "utterance", "str" }));
             Add(new MessageType("set", "client", 0, "",
                 new string[] { "session", "str" },
-                new string[] { "emotion", "str", "intensity", "float", "expressiveness", "float", "articulation", "float", "blink_rate", "float", "gaze_yaw", "float", "gaze_pitch", "float", "thinking", "bool" }));
+                new string[] { "emotion", "str", "intensity", "float", "expressiveness", "float", "articulation", "float", "blink_rate", "float", "gaze_yaw", "float", "gaze_pitch", "float", "thinking", "bool", "calibrate", "float" }));
+            Add(new MessageType("user_audio", "client", 1, "s16le",
+                new string[] { "session", "str", "sample_rate", "uint", "offset", "uint" },
+                new string[] {  }));
+            Add(new MessageType("user_face", "client", 1, "f32le",
+                new string[] { "session", "str", "time", "float" },
+                new string[] { "tracked", "bool" }));
             Add(new MessageType("ping", "client", 0, "",
                 new string[] { "client_time", "float" },
                 new string[] { "session", "str" }));
@@ -98,7 +104,7 @@ namespace Avbridge.Core.Protocol
                 new string[] {  }));
             Add(new MessageType("event", "server", 0, "",
                 new string[] { "session", "str", "utterance", "str", "time", "float", "name", "str" },
-                new string[] { "text", "str", "phoneme", "str", "viseme", "str", "end", "float" }));
+                new string[] { "text", "str", "phoneme", "str", "viseme", "str", "end", "float", "final", "bool" }));
             Add(new MessageType("end", "server", 0, "",
                 new string[] { "session", "str", "utterance", "str", "time", "float", "status", "str", "frames", "uint", "samples", "uint" },
                 new string[] { "reason", "str", "re", "uint" }));
