@@ -63,6 +63,8 @@ class LiveState:
     first_user_frame: int = 0                    # user-time frame index of live stream frame 0
     face_weight: float = 0.0
     thinking_since: float | None = None
+    arrivals: collections.deque = field(default_factory=lambda: collections.deque(maxlen=100))  # (user time at a piece's end, session time it arrived)
+    lips_delays: collections.deque = field(default_factory=lambda: collections.deque(maxlen=2000))  # seconds, audio-to-lips
     barge_ins: list[float] = field(default_factory=list)   # seconds from the user's onset arriving to the cut
 
 
@@ -147,6 +149,7 @@ class LiveRunner:
     def _on_audio(self, session: Session, live: LiveState, pcm16: np.ndarray, arrived: float) -> None:
         self.sync_avatar_state(session)
         update = live.input.push_audio(pcm16)
+        live.arrivals.append((live.input.time, arrived))
         if update.barge_in:
             self._barge_in(session, live, update, arrived)
         for name, user_time, fields in update.events:
@@ -294,6 +297,12 @@ class LiveRunner:
         track = Track(session.fps, shapes, head, base.gaze, live.frames_out)
         live.frames_out += n
         session.queue_media(live.stream, track)
+        if voice:
+            # Audio-to-lips: from the arrival of the piece holding the newest frame's moment to now.
+            newest = float(user_t[-1])
+            holding = next((a for end, a in live.arrivals if end >= newest), None)
+            if holding is not None:
+                live.lips_delays.append(session.now() - holding)
 
 
 def _slerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
