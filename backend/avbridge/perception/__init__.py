@@ -2,7 +2,7 @@
 
     audio.py    16 kHz mono from any source (engine-sent PCM, files, a sound device), resampling
     vad.py      voice activity (Silero VAD) with onset and offset hysteresis, pitch and loudness
-    phones.py   streaming phone recognition and forced alignment (PocketSphinx)
+    phones.py   forced alignment of a known text (PocketSphinx), for evaluating lip sync
     asr.py      transcripts, partial and final (Whisper tiny.en through faster-whisper)
     face.py     the user's face from camera frames (MediaPipe FaceLandmarker), smoothed and calibrated
 
