@@ -84,26 +84,26 @@ class VoiceLips:
         newest = frames_covering(self._received, self.fps, SAMPLE_RATE)
         frames = np.arange(first, max(newest, ready))
         centres = np.round(frames * SAMPLE_RATE / self.fps).astype(np.int64) - self._audio_start
-        loud, peak = loudness(self._audio, SAMPLE_RATE, centres, self.fps, self._peak)
-        self._peak = float(peak) if ready >= newest else self._peak_at(centres[ready - first - 1])
+        # The speech level carries over to the next push only as far as the frames given out: the
+        # look-ahead frames will be drawn again then.
+        emitted = ready - first
+        loud, self._peak = loudness(self._audio, SAMPLE_RATE, centres[:emitted], self.fps, self._peak)
+        ahead, _ = loudness(self._audio, SAMPLE_RATE, centres[emitted:], self.fps, self._peak)
+        loud = np.concatenate([loud, ahead])
         targets = audio_mouth_targets(self._audio, SAMPLE_RATE, centres, loud, self.fps) * self.articulation
-        closed = self._closures(centres, ready - first)
-        targets[closed] = targets[closed] * 0.0 + _PP_POSE
+        closed = self._closures(centres)
+        targets[closed] = _PP_POSE
         mouth = zero_phase_smooth(targets, self._previous, SMOOTHING_S * self.fps)
         # Shut frames stay shut after smoothing (lip contact is what the eye checks).
         for i in np.flatnonzero(closed):
             jaw = min(mouth[i, _JAW], _PP_POSE[_JAW] + 0.03)
             mouth[i, MOUTH_CHANNELS] = _PP_POSE[MOUTH_CHANNELS]
             mouth[i, _JAW] = mouth[i, _CLOSE] = jaw
-        mouth = mouth[: ready - first]
+        mouth = mouth[:emitted]
         self._previous = mouth[-1].copy()
         return mouth
 
-    def _peak_at(self, centre: int) -> float:
-        _, peak = loudness(self._audio[: max(centre + 1, 1)], SAMPLE_RATE, np.array([max(centre, 0)]), self.fps, self._peak)
-        return float(peak)
-
-    def _closures(self, centres: np.ndarray, emitted: int) -> np.ndarray:
+    def _closures(self, centres: np.ndarray) -> np.ndarray:
         """(T,) frames inside a band dip of at least CLOSURE_MIN_S with speech around it."""
         hop = SAMPLE_RATE // 200                       # 5 ms steps
         energy = np.concatenate([[0.0], np.cumsum(self._band ** 2)])
