@@ -78,7 +78,6 @@ class LiveInput:
         self._turn = 0
         self._partial_at = 0.0
         self.transcribing = False
-        self._pitch_level = 0.0
 
     @property
     def time(self) -> float:
@@ -109,25 +108,17 @@ class LiveInput:
                     update.events.append(("backchannel", event.detected, {"text": nod[0]}))
             elif event.kind == "end":
                 update.events += [(name, event.time, f) for name, f in self.turns.user_end(event.time)]
-        self._track_pitch()
         for name, fields in self.turns.tick(self.vad.time):
             update.events.append((name, self.vad.time, fields))
-            update.barge_in |= name == "barge_in"
-        update.barge_in |= any(name == "barge_in" for name, _, _ in update.events)
+        update.barge_in = any(name == "barge_in" for name, _, _ in update.events)
         return update
-
-    def _track_pitch(self) -> None:
-        recent = [w.f0 for w in self.vad.recent(0.1) if w.f0 > 0]
-        for f0 in recent:
-            self._pitch_level = f0 if self._pitch_level <= 0 else self._pitch_level + 0.02 * (f0 - self._pitch_level)
 
     def _backchannel(self, t: float) -> tuple[str, float] | None:
         """A nod at a pause in the user's speech, only while the avatar listens (not while it speaks)."""
         if self.mode != "listen" or self.turns.state != "listening":
             return None
         f0 = np.array([w.f0 for w in self.vad.recent(0.6) if w.time < t])
-        nod = self.backchannels.on_pause(t, f0, self._pitch_level)
-        return nod
+        return self.backchannels.on_pause(t, f0, self.vad.pitch_level)
 
     # -- transcripts ----------------------------------------------------------------------------
     def transcript_job(self) -> TranscriptJob | None:

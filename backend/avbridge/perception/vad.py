@@ -9,8 +9,8 @@ Silero VAD (v6, ONNX, MIT licence, shipped in the `silero-vad` wheel) scores eac
     or a level PAUSE_DROP_DB under the speaker's recent speech level: Silero holds near 1.0
     through the breathy pauses between a speaker's phrases (measured on the BEAT recording, where
     it stays above 0.95 from 1.6 s to 48.8 s), and those pauses are where listeners nod;
-  - per window: probability, loudness (dB relative to full scale) and F0 (0 when unvoiced), so the
-    listener can find pitch falls at phrase ends.
+  - per window: probability, loudness (dB relative to full scale) and F0 (0 when unvoiced), and the
+    speaker's pitch level, so the listener can find pitch falls at phrase ends.
 
 Shapes: push(int16 at 16 kHz, any length) -> list[VoiceEvent]; `windows` holds one `VoiceWindow`
 per 32 ms analysed (the last few seconds).
@@ -33,6 +33,7 @@ WINDOW_S = WINDOW / SAMPLE_RATE
 ONSET_CHUNKS = 2
 PAUSE_DROP_DB = 20.0
 LEVEL_DECAY_DB = 0.05        # per window: the speech level forgets a loud passage at 1.5 dB/s
+PITCH_LEVEL_RATE = 0.02      # per voiced window: the pitch level follows about 1.6 s of voicing
 
 _model = None
 _model_lock = threading.Lock()
@@ -78,6 +79,7 @@ class VoiceActivity:
         self._below_since: float | None = None
         self._paused = False
         self._speech_level_db = -60.0
+        self.pitch_level = 0.0                 # Hz: the speaker's usual F0, a running mean over voiced windows
         self.speaking = False
         self.speech_started: float | None = None
         self.windows: collections.deque[VoiceWindow] = collections.deque(maxlen=int(history_s / WINDOW_S))
@@ -105,6 +107,8 @@ class VoiceActivity:
         level_db = 20 * np.log10(rms)
         f0 = float(pitch(window, SAMPLE_RATE, np.array([WINDOW]), np.array([1.0 if p > 0.5 else 0.0]))[0])
         self.windows.append(VoiceWindow(start, p, level_db, f0))
+        if f0 > 0:
+            self.pitch_level = f0 if self.pitch_level <= 0 else self.pitch_level + PITCH_LEVEL_RATE * (f0 - self.pitch_level)
         end = start + WINDOW_S
         events = []
         if not self.speaking:
