@@ -25,7 +25,6 @@ from typing import Callable
 
 import numpy as np
 
-from avbridge.arkit import INDEX
 from avbridge.live import LiveInput, TranscriptJob
 from avbridge.motion.idle import IdleStream
 from avbridge.motion.listening import ListeningLayer
@@ -43,7 +42,6 @@ log = logging.getLogger("avbridge.live")
 MAX_QUEUED_AUDIO_S = 5.0          # user audio waiting for a worker beyond this is refused (busy)
 AUTO_THINKING_S = 4.0             # the thinking look after a user turn lasts until a line, or this long
 _FACE_EASE_S = 0.2
-_EYES = [INDEX[n] for n in ("eyeBlinkLeft", "eyeBlinkRight")]
 
 
 @dataclass
@@ -132,9 +130,8 @@ class LiveRunner:
                     kind, item, arrived = live.queue.popleft()
                     if kind == "audio":
                         live.queued_samples -= len(item)
-                pcm16 = live.resampler.push(item) if kind == "audio" else None
                 if kind == "audio":
-                    self._on_audio(session, live, pcm16, arrived - session.created)
+                    self._on_audio(session, live, live.resampler.push(item), arrived - session.created)
                 else:
                     live.input.push_face(item)
                     self._on_face(session, live, item)
@@ -173,7 +170,8 @@ class LiveRunner:
         audio_time = live.input.time
         if face.time - audio_time > 0.3:
             target = int(np.floor(face.time * session.fps))
-            start = max(live.first_user_frame + live.frames_out, 0) if live.stream else target
+            # With no stream yet, the first face starts one at its own frame.
+            start = live.first_user_frame + live.frames_out if live.stream else target - 1
             if target > start:
                 self._queue_puppet(session, live, start, np.zeros((target - start, 52), np.float32), voice=False)
 
@@ -251,7 +249,8 @@ class LiveRunner:
                 or (session.live.stream if session.live else None)
             if utt is None or utt.cancelled:
                 return
-            session._queue(utt, max(at, utt.start or at), session._event(utt, name, max(at, utt.start or at), **fields))
+            at = max(at, utt.start or at)          # not before the stream it rides on began
+            session._queue(utt, at, session._event(utt, name, at, **fields))
             session.lock.notify_all()
 
     def listening_frames(self, session: Session, track: Track, start_time: float) -> Track:
