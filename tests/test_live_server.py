@@ -174,13 +174,13 @@ def test_bad_live_input_gets_clear_errors_and_the_server_goes_on(live_server):
             session.received(0.5)
         with pytest.raises(ServerError, match="59 float32"):
             seq = client.send(Message("user_face", {"session": session.id, "time": 0.0}, [np.zeros(10, "<f4").tobytes()]))
-            client._unanswered.add(seq)
+            client._unanswered.append(seq)
             session.received(0.5)
         nan = np.zeros(59, np.float32)
         nan[0] = np.nan
         with pytest.raises(ServerError, match="NaN"):
             seq = client.send(Message("user_face", {"session": session.id, "time": 0.0}, [nan.tobytes()]))
-            client._unanswered.add(seq)
+            client._unanswered.append(seq)
             session.received(0.5)
         with pytest.raises(ServerError, match="calibrate needs a live session"):
             plain.set(calibrate=1.0)

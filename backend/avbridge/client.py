@@ -87,7 +87,9 @@ class Client:
         self.idle: dict[str, collections.deque] = collections.defaultdict(lambda: collections.deque(maxlen=2000))
         self._idle_utterances: set[tuple[str, str]] = set()
         # Live input (user_audio, user_face) has no reply; an error for one is raised when it arrives.
-        self._unanswered: set[int] = set()
+        # Bounded: at 50 pieces a second a set of every seq would grow for as long as the mic is on,
+        # and an error comes back within milliseconds, far inside the last 4096.
+        self._unanswered: collections.deque[int] = collections.deque(maxlen=4096)
         self._arrivals: dict[int, float] = {}
         self.welcome = self.request(Message("hello", {"versions": [VERSION], "client": name}))
 
@@ -119,7 +121,7 @@ class Client:
         arrived = time.monotonic()
         message = decode(frames, max_bulk_bytes=1 << 30)
         if message.type == "error" and message.get("re") in self._unanswered:
-            self._unanswered.discard(message["re"])
+            self._unanswered.remove(message["re"])
             raise ServerError(message["code"], message["message"])
         if message.type in _REPLY_TYPES and "re" in message.fields:
             self._replies[message["re"]] = message
@@ -219,7 +221,7 @@ class Session:
         self._user_samples += len(pcm)
         seq = self.client.send(Message("user_audio", {"session": self.id, "sample_rate": sample_rate, "offset": offset},
                                        [pcm.astype("<i2").tobytes()]))
-        self.client._unanswered.add(seq)
+        self.client._unanswered.append(seq)
 
     def user_face(self, time_s: float, weights: np.ndarray | None = None, head: np.ndarray | None = None) -> None:
         """Send the user's face at user time `time_s` (same clock as user_audio's offset / rate);
@@ -232,7 +234,7 @@ class Session:
         seq = self.client.send(Message("user_face", {"session": self.id, "time": float(time_s),
                                                      **({} if weights is not None else {"tracked": False})},
                                        [values.astype("<f4").tobytes()]))
-        self.client._unanswered.add(seq)
+        self.client._unanswered.append(seq)
 
     def received(self, seconds: float) -> list[tuple[Message, float]]:
         """Everything that arrives for this session within `seconds` (idle and live streams
