@@ -227,9 +227,7 @@ class Service:
 
     def _on_speak_audio(self, client: ClientState, m: Message) -> list[Message]:
         session = self._session(client, m)
-        rate = m["sample_rate"]
-        if not 8000 <= rate <= 96000:
-            raise ProtocolError("bad_field", f"speak_audio: sample_rate {rate} is outside 8000..96000")
+        rate = self._sample_rate(m)
         pcm = np.frombuffer(m.bulk[0], dtype="<i2")
         uid = m["utterance"]
         with session.lock:
@@ -296,9 +294,7 @@ class Service:
     def _on_user_audio(self, client: ClientState, m: Message) -> list[Message]:
         """No reply unless refused: at 50 messages a second an `ok` each would double the traffic."""
         session = self._live_session(client, m)
-        rate = m["sample_rate"]
-        if not 8000 <= rate <= 96000:
-            raise ProtocolError("bad_field", f"user_audio: sample_rate {rate} is outside 8000..96000")
+        rate = self._sample_rate(m)
         live = session.live
         if live.sample_rate and rate != live.sample_rate:
             raise ProtocolError("bad_field", f"user_audio: sample_rate {rate} differs from the stream's {live.sample_rate}")
@@ -324,6 +320,13 @@ class Service:
         observation = FaceObservation(m["time"], tracked, np.clip(values[:52], 0, 1).astype(np.float32), head)
         self.live.push_face(session, observation)
         return []
+
+    @staticmethod
+    def _sample_rate(m: Message) -> int:
+        rate = m["sample_rate"]
+        if not 8000 <= rate <= 96000:
+            raise ProtocolError("bad_field", f"{m.type}: sample_rate {rate} is outside 8000..96000")
+        return rate
 
     def _live_session(self, client: ClientState, m: Message) -> Session:
         session = self._session(client, m)

@@ -16,7 +16,7 @@ from typing import Any
 import msgpack
 
 from avbridge.protocol.schema import (
-    HEADER_FIELDS, MAX_BULK_BYTES, MAX_HEADER_BYTES, SUPPORTED_VERSIONS, TYPES, VERSION,
+    HEADER_FIELDS, MAX_BULK_BYTES, MAX_HEADER_BYTES, SUPPORTED_VERSIONS, TYPES, USER_FACE_LAYOUT, VERSION,
 )
 
 
@@ -152,8 +152,10 @@ def decode(frames: list[bytes], max_bulk_bytes: int = MAX_BULK_BYTES, sender: st
         raise ProtocolError("bad_frames", f"{type_name}: expected {spec.bulk} bulk frame(s), got {len(bulk)}", seq)
     if spec.bulk_kind == "s16le" and len(bulk[0]) % 2:
         raise ProtocolError("bad_frames", f"{type_name}: PCM frame has {len(bulk[0])} bytes, not a whole number of int16 samples", seq)
-    if type_name == "user_face" and len(bulk[0]) != 59 * 4:
-        raise ProtocolError("bad_frames", f"user_face: bulk frame has {len(bulk[0])} bytes; expected 236 (59 float32: 52 weights, 7 head pose)", seq)
+    face_floats = sum(USER_FACE_LAYOUT)
+    if type_name == "user_face" and len(bulk[0]) != face_floats * 4:
+        raise ProtocolError("bad_frames", f"user_face: bulk frame has {len(bulk[0])} bytes; expected {face_floats * 4} "
+                                          f"({face_floats} float32: {USER_FACE_LAYOUT[0]} weights, {USER_FACE_LAYOUT[1]} head pose)", seq)
     if type_name == "frames":
         want = fields["count"] * 63 * 4
         if len(bulk[0]) != want:
