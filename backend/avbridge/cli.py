@@ -70,6 +70,30 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--size", type=int, default=512)
     _logging_args(preview)
 
+    dataset = sub.add_parser("dataset", help="import captures (KIND:WHERE, see --help) into a training corpus folder")
+    dataset.add_argument("--data", action="append", required=True, metavar="KIND:WHERE",
+                         help="facegood:DIR, livelink:CSV[,AUDIO], video:FILE, synthetic:N or corpus:DIR (repeatable)")
+    dataset.add_argument("--out", required=True, help="corpus folder to write")
+    _logging_args(dataset)
+
+    train = sub.add_parser("train", help="train the flow-matching motion model on captures (CPU, or a GPU when there is one)")
+    train.add_argument("--data", action="append", required=True, metavar="KIND:WHERE",
+                       help="facegood:DIR, livelink:CSV[,AUDIO], video:FILE, synthetic:N or corpus:DIR (repeatable)")
+    train.add_argument("--val", action="append", default=[], metavar="CLIP", help="hold out this clip for validation (repeatable)")
+    train.add_argument("--out", default="runs/flow", help="checkpoint folder: last.pt, best.pt and their .json sidecars")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--steps-per-epoch", type=int, default=400)
+    train.add_argument("--batch", type=int, default=32)
+    train.add_argument("--lr", type=float, default=3e-4)
+    train.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda")
+    train.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    train.add_argument("--size", default="default", choices=["tiny", "default", "paper"],
+                       help="network size: tiny (tests), default (256-d, 4+4 blocks), paper (AV-Flow's 512-d)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--no-progress", action="store_true", help="no progress bar (logs one line an epoch)")
+    _logging_args(train)
+
     bench = sub.add_parser("bench", help="latency, real-time factor, jitter and CPU over real sockets")
     bench.add_argument("--sessions", default="1,10,50", help="concurrent session counts (default: 1,10,50)")
     bench.add_argument("--seconds", type=float, default=8.0, help="length of each streaming run")
@@ -171,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         for kind, path in render_preview(take, out, args.fps, args.size).items():
             print(f"  {kind:6s} {path}")
         return 0
+    if args.command in ("dataset", "train"):
+        from avbridge.motion.flow.train import command
+        return command(args)
     if args.command == "bench":
         from avbridge.bench import run_bench
         return run_bench(args)

@@ -29,7 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from avbridge.arkit import INDEX
+from avbridge.datasets.corpus import Clip, DatasetError
+from avbridge.motion.flow.features import MOTION_DIM, motion_from_track
+from avbridge.perception.audio import to_16k
 from avbridge.track import Track
+
+__all__ = ["DatasetError", "FacegoodTake", "clips", "load_take"]
 
 FPS = 30.0
 
@@ -80,9 +85,6 @@ _PAIRS = [("mouth_pucker_l", "mouth_pucker_r"), ("mouth_funnel_dl", "mouth_funne
           ("mouth_lowerLipDepress_l", "mouth_lowerLipDepress_r"), ("mouth_press_l", "mouth_press_r"),
           ("mouth_lipCornerPull_l", "mouth_lipCornerPull_r"), ("eye_blink1_l", "eye_blink1_r")]
 
-
-class DatasetError(ValueError):
-    pass
 
 
 @dataclass
@@ -161,3 +163,29 @@ def load_take(values_path: str | Path, wav_path: str | Path, names_path: str | P
     head[:, 3] = 1.0
     track = Track(FPS, shapes, head, np.zeros((len(shapes), 4), np.float32))
     return FacegoodTake(values_path.stem.replace("bs_value_", ""), track, pcm, rate, offset)
+
+
+MEASURED = np.zeros(MOTION_DIM, bool)
+"""The ARKit channels the FACEGOOD rig drives (no head: the corpus has none)."""
+for _targets in FACEGOOD_TO_ARKIT.values():
+    for _channel, _ in _targets:
+        MEASURED[INDEX[_channel]] = True
+
+
+def clips(folder: str | Path) -> list[Clip]:
+    """Every take in a FACEGOOD folder (wav/, bs_value/, shirley_1119_bs_name.npy) as a Clip."""
+    folder = Path(folder)
+    names = folder / "shirley_1119_bs_name.npy"
+    values = sorted((folder / "bs_value").glob("bs_value_*.npy"))
+    if not names.is_file() or not values:
+        raise DatasetError(f"{folder}: not a FACEGOOD folder (want shirley_1119_bs_name.npy and bs_value/bs_value_*.npy)")
+    out = []
+    for path in values:
+        take_name = path.stem.replace("bs_value_", "")
+        take = load_take(path, folder / "wav" / f"{take_name}.wav", names)
+        motion = motion_from_track(take.track)
+        pcm = to_16k(take.pcm, take.sample_rate)
+        frames = min(len(motion), int(len(pcm) / 16000 * FPS))
+        out.append(Clip(f"facegood_{take_name}", "facegood", FPS, motion[:frames], MEASURED.copy(),
+                        np.ones(frames, bool), pcm, None, {"column_offset": take.column_offset}))
+    return out

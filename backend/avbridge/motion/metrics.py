@@ -72,3 +72,72 @@ def lip_closure(track: Track, phonemes: Sequence[Phoneme]) -> ClosureScore:
             good += bool(on_bilabial[n:m].any())
         n = m
     return ClosureScore(hit, len(bilabials), good, events)
+
+
+# -- against a reference animation (a held-out take of real capture) ---------------------------
+# Used by training validation and tools/eval_flow.py (docs/quality.md, "Learned motion").
+
+def closure_events(blendshapes: np.ndarray, speech: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs [a, b) of closed-lip frames that touch speech frames."""
+    closed = lip_gap(blendshapes) < LIPS_CLOSED_BELOW
+    runs, n = [], 0
+    while n < len(closed):
+        if not closed[n]:
+            n += 1
+            continue
+        m = n
+        while m < len(closed) and closed[m]:
+            m += 1
+        if speech[n:m].any():
+            runs.append((n, m))
+        n = m
+    return runs
+
+
+def closure_f1_against(predicted: np.ndarray, reference: np.ndarray, speech: np.ndarray,
+                       tolerance: int = 2) -> ClosureScore:
+    """Lip closures of `predicted` (T, 52) scored against those of `reference` (T, 52), both at
+    the same fps, during `speech` (T,) bool: a reference closure is found when a predicted one
+    overlaps it within `tolerance` frames, and a predicted closure is right when it overlaps a
+    reference one within the same tolerance."""
+    ref, pred = closure_events(reference, speech), closure_events(predicted, speech)
+
+    def overlaps(a, b):
+        return a[0] - tolerance < b[1] and b[0] - tolerance < a[1]
+
+    found = sum(any(overlaps(r, p) for p in pred) for r in ref)
+    right = sum(any(overlaps(p, r) for r in ref) for p in pred)
+    return ClosureScore(found, len(ref), right, len(pred))
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r of two (T,) curves; 0 when either is flat."""
+    if a.std() < 1e-8 or b.std() < 1e-8:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to the rows of a (N, D) and b (M, D):
+    |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))."""
+    import scipy.linalg
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    # A channel that never moves in one of the sets makes its covariance singular; a tiny ridge
+    # keeps the square root defined without changing the distance measurably.
+    ridge = 1e-6 * np.eye(a.shape[1])
+    s_a, s_b = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
+    root = scipy.linalg.sqrtm(s_a @ s_b)
+    if np.iscomplexobj(root):
+        root = root.real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * root))
+
+
+def speech_frames(pcm16k: np.ndarray, frames: int, fps: float, below_peak_db: float = 35.0) -> np.ndarray:
+    """(frames,) bool: frames whose RMS (over the frame's span) is within `below_peak_db` of the
+    clip's loud level (its 95th percentile)."""
+    x = np.asarray(pcm16k, np.float64)
+    hop = 16000 / fps
+    rms = np.array([np.sqrt(np.mean(x[int(n * hop - hop / 2) if n else 0:max(int(n * hop + hop / 2), 1)] ** 2) + 1e-9)
+                    for n in range(frames)])
+    loud = np.percentile(rms, 95)
+    return 20 * np.log10(rms / loud) > -below_peak_db

@@ -44,6 +44,12 @@ class Resampler:
         pcm = np.ascontiguousarray(pcm, np.int16)
         return pcm if self._stream is None else self._stream.resample_chunk(pcm)
 
+    def flush(self) -> np.ndarray:
+        """The samples still inside the filter, once the input has ended."""
+        if self._stream is None:
+            return np.zeros(0, np.int16)
+        return self._stream.resample_chunk(np.zeros(0, np.int16), last=True)
+
 
 class AudioSource(Protocol):
     def read(self) -> np.ndarray | None:

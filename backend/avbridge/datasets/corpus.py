@@ -1,0 +1,97 @@
+"""A training corpus: clips of speech with the face that said it, whatever they were captured with.
+
+Every importer (facegood.py, livelink_take.py, video.py, synthetic.py) makes `Clip`s; `save` and
+`load` keep a corpus as a folder of .npz files and a manifest.json, so an expensive import (face
+tracking a video) runs once.
+
+Shapes (T frames at `fps`, N samples at 16 kHz):
+    motion    (T, MOTION_DIM) float32  52 ARKit weights, head yaw/pitch/roll (radians)
+    measured  (MOTION_DIM,) bool       channels the capture really measured (facegood has no head)
+    valid     (T,) bool                False where tracking was lost (those frames teach nothing)
+    pcm       (N,) int16               the speech, 16 kHz mono, sample 0 at frame 0
+    phonemes  list[Phoneme] or None    a timeline in seconds from frame 0, when one is known
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from avbridge.motion.flow.features import MOTION_DIM, SAMPLE_RATE
+from avbridge.speech import Phoneme
+
+CORPUS_VERSION = 1
+
+
+class DatasetError(ValueError):
+    """Input that cannot become training data; the message names the file and the reason."""
+
+
+@dataclass
+class Clip:
+    name: str
+    source: str
+    fps: float
+    motion: np.ndarray
+    measured: np.ndarray
+    valid: np.ndarray
+    pcm: np.ndarray
+    phonemes: list[Phoneme] | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        t = len(self.motion)
+        if self.motion.shape != (t, MOTION_DIM) or self.valid.shape != (t,) or self.measured.shape != (MOTION_DIM,):
+            raise DatasetError(f"clip {self.name}: shapes motion {self.motion.shape}, valid {self.valid.shape}, "
+                               f"measured {self.measured.shape}; want (T, {MOTION_DIM}), (T,), ({MOTION_DIM},)")
+
+    @property
+    def seconds(self) -> float:
+        return len(self.motion) / self.fps
+
+    def check_audio(self, tolerance_frames: float = 2.0) -> None:
+        """Raise DatasetError unless the audio lasts as long as the motion (within a few frames)."""
+        audio_frames = len(self.pcm) / SAMPLE_RATE * self.fps
+        if abs(audio_frames - len(self.motion)) > tolerance_frames:
+            raise DatasetError(f"clip {self.name}: {len(self.motion)} frames of motion but the audio lasts "
+                               f"{audio_frames:.1f} frames at {self.fps:g} fps")
+
+
+def save(clips: list[Clip], folder: str | Path) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {"corpus_version": CORPUS_VERSION, "clips": []}
+    for clip in clips:
+        file = f"{clip.name}.npz"
+        arrays = {"motion": clip.motion, "measured": clip.measured, "valid": clip.valid, "pcm": clip.pcm}
+        if clip.phonemes is not None:
+            arrays["phoneme_symbols"] = np.array([p.symbol for p in clip.phonemes])
+            arrays["phoneme_times"] = np.array([(p.start, p.end) for p in clip.phonemes], np.float64).reshape(-1, 2)
+        np.savez_compressed(folder / file, **arrays)
+        manifest["clips"].append({"name": clip.name, "source": clip.source, "fps": clip.fps, "file": file,
+                                  "frames": len(clip.motion), "seconds": round(clip.seconds, 3), "meta": clip.meta})
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return folder
+
+
+def load(folder: str | Path) -> list[Clip]:
+    folder = Path(folder)
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise DatasetError(f"{folder}: not a corpus (no manifest.json); build one with `avbridge dataset`")
+    manifest = json.loads(path.read_text())
+    if manifest.get("corpus_version") != CORPUS_VERSION:
+        raise DatasetError(f"{path}: corpus version {manifest.get('corpus_version')}; this avbridge reads {CORPUS_VERSION}")
+    clips = []
+    for entry in manifest["clips"]:
+        with np.load(folder / entry["file"]) as data:
+            phonemes = None
+            if "phoneme_symbols" in data:
+                phonemes = [Phoneme(str(s), float(a), float(b))
+                            for s, (a, b) in zip(data["phoneme_symbols"], data["phoneme_times"])]
+            clips.append(Clip(entry["name"], entry["source"], float(entry["fps"]), data["motion"],
+                              data["measured"], data["valid"], data["pcm"], phonemes, entry.get("meta", {})))
+    return clips
