@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
+from avbridge.datasets.synthetic import sentences  # noqa: E402
 from avbridge.livelink import read_csv  # noqa: E402
 from avbridge.motion import MotionParams, load_generator  # noqa: E402
 from avbridge.motion.metrics import ClosureScore, lip_closure  # noqa: E402
@@ -36,27 +37,6 @@ from avbridge.track import Track  # noqa: E402
 
 FPS = 60
 TAKES = ROOT.parent / "shared" / "data" / "livelinkface"
-
-_SUBJECTS = ["The baker", "My brother", "A small boy", "The mayor", "Our neighbour", "The pilot", "Maybe the poet",
-             "The old man", "Bobby", "The captain", "Pam", "The farmer", "Every member", "The umpire", "A happy puppy"]
-_VERBS = ["bought", "brought back", "painted", "promised", "borrowed", "mentioned", "played with", "opened",
-          "spilled", "measured", "photographed", "wrapped up", "described", "forgot about", "picked"]
-_OBJECTS = ["a bag of apples", "the blue map", "some purple paper", "the map of Bombay", "a bottle of maple syrup",
-            "twelve pumpkins", "the broken umbrella", "a box of pencils", "a bowl of soup", "the piano",
-            "the bamboo lamp", "a warm woollen jumper", "the empty boat", "seventeen books", "the poem"]
-_ENDINGS = ["before breakfast.", "in the morning.", "with both hands.", "by the pond.", "at the market, maybe twice.",
-            "for his mother.", "on Monday.", "without a problem.", "behind the barn.", "because it was cheap.",
-            "while humming a song.", "and then fell asleep.", "at about five pm.", "near the embassy.", "upon request."]
-
-
-def sentences(n: int, seed: int = 7) -> list[str]:
-    """Sentences built from the word lists above: varied, and dense in p, b and m."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        out.append(f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} {rng.choice(_ENDINGS)}")
-    return out
-
 
 def envelope(pcm: np.ndarray, rate: int, frames: int) -> np.ndarray:
     """RMS over each frame's span, (frames,)."""

@@ -24,6 +24,8 @@ DEMO_TEXT = (
 def _server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice", default="piper", choices=["piper", "espeak"], help="speech engine (default: piper)")
     p.add_argument("--fps", type=float, default=60.0, help="animation frames per second (default: 60)")
+    p.add_argument("--motion", default="procedural",
+                   help="motion generator: procedural (default) or flow:CHECKPOINT (from `avbridge train`)")
 
 
 def _logging_args(p: argparse.ArgumentParser) -> None:
@@ -112,7 +114,7 @@ def _endpoint(args) -> str:
         return
     from avbridge.transport.server import Server
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:0", mirror_endpoint=None,
-                                 voice=args.voice, fps=args.fps)).start()
+                                 voice=args.voice, fps=args.fps, motion=args.motion)).start()
     try:
         yield server.endpoint
     finally:
@@ -164,10 +166,19 @@ def _play_if_possible(wav: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
+    from avbridge.motion.flow import CheckpointError
+    try:
+        return _run(args)
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
     if args.command == "serve":
         from avbridge.transport.server import Server
         config = ServerConfig(endpoint=args.bind, mirror_endpoint=None if args.mirror == "off" else args.mirror,
-                              voice=args.voice, fps=args.fps, lead_s=args.lead)
+                              voice=args.voice, fps=args.fps, lead_s=args.lead, motion=args.motion)
         if args.workers:
             config.workers = args.workers
         server = Server(config)

@@ -94,7 +94,7 @@ def read_csv(path: str | Path) -> LiveLinkTake:
     steps = np.diff(times_arr)
     step = float(np.median(steps[steps > 0])) if np.any(steps > 0) else 1 / 60
     fps = 60.0 if step < 1.5 / 60 else 30.0 if step < 1.5 / 30 else round(1 / step, 3)
-    data = _fill_gaps(np.array(values), np.array(valid))
+    data = fill_gaps(np.array(values), np.array(valid))
     shapes = np.clip(data[:, :52], 0.0, 1.0).astype(np.float32)
     head_yaw, head_pitch, head_roll = data[:, 52], data[:, 53], data[:, 54]
     head = np.zeros((len(data), 7), np.float32)
@@ -103,7 +103,7 @@ def read_csv(path: str | Path) -> LiveLinkTake:
     return LiveLinkTake(Track(fps, shapes, head, gaze), np.array(valid), float(times_arr[0]), path)
 
 
-def _fill_gaps(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def fill_gaps(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Linear interpolation over invalid rows, column by column; held flat before the first and
     after the last valid row."""
     index = np.arange(len(values))

@@ -3,8 +3,11 @@
 A generator is chosen by name (`load_generator`), and makes one `MotionStream` per utterance. The
 stream is fed the utterance's audio in order, chunk by chunk (with the chunk's phoneme timeline when
 there is one), and returns the frames that the new audio covers: frame n lies at n / fps seconds
-from the first sample, and after `push`es totalling S samples exactly ceil(S * fps / sample_rate)
-frames have come out. So audio and frames can never drift apart, however the audio is cut.
+from the first sample, and once `finish` has returned, pushes totalling S samples have given out
+exactly ceil(S * fps / sample_rate) frames. So audio and frames can never drift apart, however the
+audio is cut. The procedural generator gives every covered frame at once; the learned one (flow)
+holds back up to `delay_frames` of them until the audio after them has arrived (each returned
+Track says where it starts with `start_frame`).
 """
 
 from __future__ import annotations
@@ -53,7 +56,11 @@ def frames_covering(samples: int, fps: float, sample_rate: int) -> int:
 
 
 def load_generator(spec: str = "procedural") -> MotionGenerator:
+    """'procedural' (no weights), or 'flow:PATH' (a checkpoint from `avbridge train`)."""
     if spec == "procedural":
         from avbridge.motion.procedural import ProceduralGenerator
         return ProceduralGenerator()
-    raise ValueError(f"unknown motion generator {spec!r}; available: procedural")
+    if spec.startswith("flow:"):
+        from avbridge.motion.flow.generator import FlowGenerator
+        return FlowGenerator(spec[len("flow:"):])
+    raise ValueError(f"unknown motion generator {spec!r}; available: procedural, flow:CHECKPOINT")

@@ -19,16 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avbridge.motion.flow import CheckpointError
 from avbridge.motion.flow.cfm import ConditionalFlowMatching
 from avbridge.motion.flow.dit import DiTConfig, TwoStreamDiT
 from avbridge.motion.flow.features import AUDIO_DIM, MOTION_DIM, NO_TOKEN
 
 FORMAT_VERSION = 1
 FORMAT = "avbridge-flow-motion"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be loaded; the message says which file and why."""
 
 
 @dataclass
