@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "backend"))
 from avbridge.datasets.synthetic import sentences  # noqa: E402
 from avbridge.livelink import read_csv  # noqa: E402
 from avbridge.motion import MotionParams, load_generator  # noqa: E402
+from avbridge.motion.baselines import amplitude_baseline, envelope  # noqa: E402
 from avbridge.motion.metrics import ClosureScore, lip_closure  # noqa: E402
 from avbridge.speech import load_engine  # noqa: E402
 from avbridge.speech.text import normalize  # noqa: E402
@@ -37,27 +38,6 @@ from avbridge.track import Track  # noqa: E402
 
 FPS = 60
 TAKES = ROOT.parent / "shared" / "data" / "livelinkface"
-
-def envelope(pcm: np.ndarray, rate: int, frames: int) -> np.ndarray:
-    """RMS over each frame's span, (frames,)."""
-    x = pcm.astype(np.float64)
-    hop = rate / FPS
-    out = np.zeros(frames)
-    for n in range(frames):
-        a, b = int(n * hop - hop / 2), int(n * hop + hop / 2)
-        seg = x[max(a, 0):max(b, 1)]
-        out[n] = np.sqrt(np.mean(seg ** 2)) if len(seg) else 0.0
-    return out
-
-
-def amplitude_baseline(pcm: np.ndarray, rate: int, frames: int) -> Track:
-    """What many engines ship: jawOpen follows the loudness, nothing else moves."""
-    env = envelope(pcm, rate, frames)
-    track = Track.neutral(FPS, frames)
-    reference = np.percentile(env[env > 0], 95) if np.any(env > 0) else 1.0
-    track.blendshapes[:, 17] = np.clip(env / reference * 0.6, 0, 1)
-    return track
-
 
 def best_lag_ms(jaw: np.ndarray, env: np.ndarray, max_frames: int = 12) -> float:
     """Lag (ms) of jaw behind the envelope that maximises their correlation, with sub-frame
@@ -116,11 +96,11 @@ def main() -> None:
         ours = generator.start(FPS, speech.sample_rate, MotionParams(), seed=i).push(speech.pcm, speech.phonemes)
         generate_seconds += time.perf_counter() - t0
         frames_total += len(ours)
-        baseline = amplitude_baseline(speech.pcm, speech.sample_rate, len(ours))
+        baseline = amplitude_baseline(speech.pcm, speech.sample_rate, len(ours), FPS)
         for name, track in (("procedural", ours), ("amplitude baseline", baseline)):
             results[name].append(lip_closure(track, speech.phonemes))
             concatenated[name].append(track)
-        envelopes.append(envelope(speech.pcm, speech.sample_rate, len(ours)))
+        envelopes.append(envelope(speech.pcm, speech.sample_rate, len(ours), FPS))
 
     lines = [f"Corpus: {args.sentences} sentences from `tools/eval_speaking.py` (word lists dense in p, b, m), "
              f"voice Piper en_US-joe-medium, {FPS} fps.", "",

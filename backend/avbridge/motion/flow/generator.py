@@ -44,11 +44,13 @@ class WindowedSampler:
     stream of any length runs in fixed memory.
     """
 
-    def __init__(self, model: FlowMotionModel, seed: int | None, steps: int | None = None) -> None:
+    def __init__(self, model: FlowMotionModel, seed: int | None, steps: int | None = None,
+                 window: int | None = None) -> None:
         self.model = model
         self.config = model.config
         self.seed = 0 if seed is None else int(seed)
         self.steps = steps
+        self.window = window or model.config.window
         self.pcm = np.zeros(0, np.int16)
         self.pcm_start = 0                      # utterance sample index of pcm[0]
         self.phonemes: list[Phoneme] = []       # seconds from the utterance's first sample
@@ -77,8 +79,8 @@ class WindowedSampler:
         made = 0
         while self.made < total:
             first = self.made
-            new = min(c.window, total - first)
-            if not final and (new < c.window or samples_needed(first + new + c.lookahead, c.fps) > self.received):
+            new = min(self.window, total - first)
+            if not final and (new < self.window or samples_needed(first + new + c.lookahead, c.fps) > self.received):
                 break
             self._window(first, new)
             made += new
@@ -121,21 +123,27 @@ class WindowedSampler:
 class FlowGenerator:
     """MotionGenerator backed by a checkpoint. The model is shared by every stream (read-only)."""
 
-    def __init__(self, path: str | Path, device: str | None = None, steps: int | None = None) -> None:
+    def __init__(self, path: str | Path, device: str | None = None, steps: int | None = None,
+                 window: int | None = None) -> None:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model, _ = FlowMotionModel.load(path, device)
         self.path = Path(path)
         self.name = f"flow:{self.path}"
         self.steps = steps
+        # Training drew windows of 4 to `window` new frames, so any of those sizes may serve:
+        # fewer frames a window is less latency for more compute per second of speech.
+        self.window = window or self.model.config.window
+        if not 4 <= self.window <= self.model.config.window:
+            raise ValueError(f"window {self.window}: this checkpoint was trained on windows of 4 to "
+                             f"{self.model.config.window} frames")
 
     @property
     def delay_frames(self) -> int:
-        c = self.model.config
-        return c.window + c.lookahead
+        return self.window + self.model.config.lookahead
 
     def start(self, fps: float, sample_rate: int, params: MotionParams | None = None,
               seed: int | None = None) -> "FlowStream":
-        return FlowStream(self.model, fps, sample_rate, params or MotionParams(), seed, self.steps)
+        return FlowStream(self.model, fps, sample_rate, params or MotionParams(), seed, self.steps, self.window)
 
     def generate(self, pcm: np.ndarray, sample_rate: int, fps: float, phonemes: Sequence[Phoneme] | None = None,
                  params: MotionParams | None = None, seed: int | None = None) -> Track:
@@ -147,12 +155,12 @@ class FlowGenerator:
 
 class FlowStream:
     def __init__(self, model: FlowMotionModel, fps: float, sample_rate: int, params: MotionParams,
-                 seed: int | None, steps: int | None = None) -> None:
+                 seed: int | None, steps: int | None = None, window: int | None = None) -> None:
         self.fps = float(fps)
         self.sample_rate = int(sample_rate)
         self.params = params
         self.model = model
-        self._sampler = WindowedSampler(model, seed, steps)
+        self._sampler = WindowedSampler(model, seed, steps, window)
         self._resampler = Resampler(sample_rate)
         self._procedural = ProceduralStream(fps, sample_rate, params, seed)
         self._pending: list[Track] = []          # procedural frames not yet given out
