@@ -203,3 +203,23 @@ def test_a_server_serves_the_flow_model(tiny_checkpoint):
             assert result.track.blendshapes[:, JAW].std() > 1e-3
     finally:
         server.stop()
+
+
+def test_a_conversation_clip_conditions_on_the_other_person(tmp_path, real_clip):
+    import dataclasses
+    import wave
+    from avbridge.datasets import corpus
+    with wave.open(str(DATA / "beat_scott_excerpt.wav")) as w:
+        other = np.resize(np.frombuffer(w.readframes(w.getnframes()), "<i2"), len(real_clip.pcm))
+    face = np.zeros((len(real_clip.motion), 55), np.float32)
+    face[:, 17] = np.linspace(0, 1, len(face))
+    dyadic = dataclasses.replace(real_clip, name="dyadic", user_pcm=other, user_face=face)
+    again = corpus.load(corpus.save([dyadic], tmp_path / "corpus"))[0]
+    assert np.array_equal(again.user_pcm, other) and np.array_equal(again.user_face, face)
+    trainer = tiny_trainer(tmp_path, [dyadic], steps=30)
+    for _ in range(30):
+        trainer.train_step()
+    assert trainer.model.config.uses_user
+    heard = generate_clip(trainer.model, dyadic, seed=1)
+    alone = generate_clip(trainer.model, dataclasses.replace(dyadic, user_pcm=None, user_face=None), seed=1)
+    assert np.abs(heard - alone).max() > 1e-4

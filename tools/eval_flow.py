@@ -129,6 +129,7 @@ def main() -> int:
     seeds = list(range(args.seeds))
     timed("flow, 8 Euler steps", lambda c, n, s: generate_clip(model, c, s, 8)[:, :52], seeds)
     timed("flow, 16 Euler steps", lambda c, n, s: generate_clip(model, c, s, 16)[:, :52], seeds[:1])
+    timed("flow, 8 steps, guidance 2", lambda c, n, s: generate_clip(model, c, s, 8, 2.0)[:, :52], seeds[:1])
     timed("procedural (audio only)", lambda c, n, s: procedural(c, fps, n, s), seeds)
     timed("amplitude baseline", lambda c, n, s: amplitude_baseline(c.pcm, 16000, n, fps).blendshapes, [0])
     # How far real takes of the same actor lie from the held-out one: a floor for FD.

@@ -10,6 +10,8 @@ Shapes (T frames at `fps`, N samples at 16 kHz):
     valid     (T,) bool                False where tracking was lost (those frames teach nothing)
     pcm       (N,) int16               the speech, 16 kHz mono, sample 0 at frame 0
     phonemes  list[Phoneme] or None    a timeline in seconds from frame 0, when one is known
+    user_pcm  (N,) int16 or None       in a conversation: the other person's voice, same clock
+    user_face (T, FACE_DIM) or None    and their face (52 ARKit + head yaw/pitch/roll)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avbridge.motion.flow.features import MOTION_DIM, SAMPLE_RATE
+from avbridge.motion.flow.features import FACE_DIM, MOTION_DIM, SAMPLE_RATE
 from avbridge.speech import Phoneme
 
 CORPUS_VERSION = 1
@@ -41,12 +43,16 @@ class Clip:
     pcm: np.ndarray
     phonemes: list[Phoneme] | None = None
     meta: dict = field(default_factory=dict)
+    user_pcm: np.ndarray | None = None
+    user_face: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         t = len(self.motion)
         if self.motion.shape != (t, MOTION_DIM) or self.valid.shape != (t,) or self.measured.shape != (MOTION_DIM,):
             raise DatasetError(f"clip {self.name}: shapes motion {self.motion.shape}, valid {self.valid.shape}, "
                                f"measured {self.measured.shape}; want (T, {MOTION_DIM}), (T,), ({MOTION_DIM},)")
+        if self.user_face is not None and self.user_face.shape != (t, FACE_DIM):
+            raise DatasetError(f"clip {self.name}: user_face {self.user_face.shape}; want ({t}, {FACE_DIM})")
 
     @property
     def seconds(self) -> float:
@@ -70,6 +76,9 @@ def save(clips: list[Clip], folder: str | Path) -> Path:
         if clip.phonemes is not None:
             arrays["phoneme_symbols"] = np.array([p.symbol for p in clip.phonemes])
             arrays["phoneme_times"] = np.array([(p.start, p.end) for p in clip.phonemes], np.float64).reshape(-1, 2)
+        for name in ("user_pcm", "user_face"):
+            if getattr(clip, name) is not None:
+                arrays[name] = getattr(clip, name)
         np.savez_compressed(folder / file, **arrays)
         manifest["clips"].append({"name": clip.name, "source": clip.source, "fps": clip.fps, "file": file,
                                   "frames": len(clip.motion), "seconds": round(clip.seconds, 3), "meta": clip.meta})
@@ -93,5 +102,7 @@ def load(folder: str | Path) -> list[Clip]:
                 phonemes = [Phoneme(str(s), float(a), float(b))
                             for s, (a, b) in zip(data["phoneme_symbols"], data["phoneme_times"])]
             clips.append(Clip(entry["name"], entry["source"], float(entry["fps"]), data["motion"],
-                              data["measured"], data["valid"], data["pcm"], phonemes, entry.get("meta", {})))
+                              data["measured"], data["valid"], data["pcm"], phonemes, entry.get("meta", {}),
+                              data["user_pcm"] if "user_pcm" in data else None,
+                              data["user_face"] if "user_face" in data else None))
     return clips

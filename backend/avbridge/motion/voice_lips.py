@@ -28,7 +28,7 @@ from scipy.signal import butter, sosfilt, sosfilt_zi
 from avbridge.arkit import INDEX
 from avbridge.motion import frames_covering
 from avbridge.motion.mouth import SIL_POSE, SMOOTHING_S, audio_mouth_targets, zero_phase_smooth
-from avbridge.motion.prosody import MIN_LOUDNESS_REF, REFERENCE_SHARE, loudness, one_pole
+from avbridge.motion.prosody import MIN_LOUDNESS_REF, REFERENCE_SHARE, loudness
 from avbridge.motion.visemes import MOUTH_CHANNELS, VISEME_INDEX, VISEME_POSES
 from avbridge.perception import SAMPLE_RATE
 

@@ -45,11 +45,15 @@ class WindowedSampler:
     """
 
     def __init__(self, model: FlowMotionModel, seed: int | None, steps: int | None = None,
-                 window: int | None = None) -> None:
+                 window: int | None = None, guidance: float | None = None, user=None) -> None:
         self.model = model
+        # The listener's side, for a checkpoint trained with one: user(first_frame, span) ->
+        # (span, USER_DIM) features (features.user_features); None reads as nobody there.
+        self.user = user
         self.config = model.config
         self.seed = 0 if seed is None else int(seed)
         self.steps = steps
+        self.guidance = guidance
         self.window = window or model.config.window
         self.pcm = np.zeros(0, np.int16)
         self.pcm_start = 0                      # utterance sample index of pcm[0]
@@ -95,10 +99,10 @@ class WindowedSampler:
         prefix = np.zeros((span, MOTION_DIM), np.float32)
         prefix[:first - start] = self.motion[start - self.motion_start:first - self.motion_start]
         known = np.arange(span) < first - start
-        user = np.zeros((span, USER_DIM), np.float32)
+        user = self.user(start, span) if self.user is not None else np.zeros((span, USER_DIM), np.float32)
         rng = np.random.default_rng([self.seed, self.windows])
         noise = rng.standard_normal((span, MOTION_DIM)).astype(np.float32)
-        out = self.model.sample_window(audio, tokens, prefix, known, user, noise, self.steps)
+        out = self.model.sample_window(audio, tokens, prefix, known, user, noise, self.steps, self.guidance)
         self.motion = np.concatenate([self.motion, out[first - start:first - start + new]])
         self.windows += 1
         self._forget(first + new - c.context)

@@ -87,6 +87,10 @@ class FlowMotionModel:
             tokens = torch.full_like(tokens, NO_TOKEN)
         if not self.config.uses_user:
             user = torch.zeros_like(user)
+        else:   # the user's log-mel is normalised like the avatar's own, where it is present
+            heard = user[..., -2:-1]
+            user = torch.cat([(user[..., :AUDIO_DIM] - self.audio_mean) / self.audio_std * heard,
+                              user[..., AUDIO_DIM:]], dim=-1)
         known = known.to(prefix.dtype)[..., None] if known.dim() == 2 else known.to(prefix.dtype)
         return {"audio": (audio - self.audio_mean) / self.audio_std, "tokens": tokens,
                 "prefix": self.normalise(prefix) * known, "known": known, "user": user}

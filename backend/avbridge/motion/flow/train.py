@@ -28,7 +28,7 @@ import torch
 from avbridge.datasets.corpus import Clip, DatasetError
 from avbridge.motion.flow.dit import DiTConfig
 from avbridge.motion.flow.features import (AUDIO_DIM, MOTION_DIM, NO_TOKEN, USER_DIM, audio_features,
-                                           resample_frames, viseme_tokens)
+                                           resample_frames, user_features, viseme_tokens)
 from avbridge.motion.flow.generator import WindowedSampler
 from avbridge.motion.flow.model import FlowConfig, FlowMotionModel
 from avbridge.motion.metrics import closure_f1_against, correlation, frechet_distance, speech_frames
@@ -67,6 +67,7 @@ class Prepared:
     tokens: np.ndarray      # (T,)
     motion: np.ndarray      # (T, MOTION_DIM)
     weight: np.ndarray      # (T, MOTION_DIM) 1 where a value is real
+    user: np.ndarray        # (T, USER_DIM) the other person in a conversation, zeros when absent
     clip: Clip
 
 
@@ -77,7 +78,10 @@ def prepare(clip: Clip, fps: float) -> Prepared:
     audio = audio_features(clip.pcm, 0, frames, fps)
     tokens = viseme_tokens(clip.phonemes, frames, fps) if clip.phonemes is not None else np.full(frames, NO_TOKEN)
     weight = valid[:, None] & clip.measured[None, :]
-    return Prepared(clip.name, audio, tokens, motion.astype(np.float32), weight.astype(np.float32), clip)
+    user_audio = audio_features(clip.user_pcm, 0, frames, fps) if clip.user_pcm is not None else None
+    user_face = resample_frames(clip.user_face, clip.fps, fps, frames) if clip.user_face is not None else None
+    user = user_features(user_audio, user_face, frames)
+    return Prepared(clip.name, audio, tokens, motion.astype(np.float32), weight.astype(np.float32), user, clip)
 
 
 def statistics(prepared: list[Prepared], min_std: float) -> tuple[np.ndarray, ...]:
@@ -120,7 +124,7 @@ class Batches:
             if rng.random() < speech_dropout:
                 audio, tokens = None, np.full(span, NO_TOKEN)
             weight = clip.weight[window] * self.learned[None, :] * (~known)[:, None]
-            items.append((audio, tokens, clip.motion[window], known, weight, span))
+            items.append((audio, tokens, clip.motion[window], known, weight, clip.user[window], span))
         return self._collate(items)
 
     def _collate(self, items) -> dict:
@@ -128,15 +132,17 @@ class Batches:
         b = len(items)
         out = {"audio": np.zeros((b, longest, AUDIO_DIM), np.float32), "tokens": np.zeros((b, longest), np.int64),
                "motion": np.zeros((b, longest, MOTION_DIM), np.float32), "known": np.zeros((b, longest), bool),
-               "weight": np.zeros((b, longest, MOTION_DIM), np.float32), "dropped": np.zeros(b, bool)}
+               "weight": np.zeros((b, longest, MOTION_DIM), np.float32), "dropped": np.zeros(b, bool),
+               "user": np.zeros((b, longest, USER_DIM), np.float32)}
         # Shorter windows are padded at the end with zero weight; attention still sees the padding,
         # as a window at an utterance's end sees silence after it.
-        for i, (audio, tokens, motion, known, weight, span) in enumerate(items):
+        for i, (audio, tokens, motion, known, weight, user, span) in enumerate(items):
             out["dropped"][i] = audio is None
             if audio is not None:
                 out["audio"][i, :span] = audio
             out["tokens"][i, :span], out["motion"][i, :span] = tokens, motion
             out["known"][i, :span], out["weight"][i, :span] = known, weight
+            out["user"][i, :span] = user
         return out
 
 
@@ -164,6 +170,7 @@ class Trainer:
         learned = measured & (raw_std > 1e-3)
         flow.learned = [int(i) for i in np.flatnonzero(learned)]
         flow.uses_tokens = any(c.phonemes is not None for c in train_clips)
+        flow.uses_user = any(c.user_pcm is not None or c.user_face is not None for c in train_clips)
         self.model = FlowMotionModel(flow, self.device)
         self.model.set_statistics(audio_mean, audio_std, motion_mean, motion_std)
         self.batches = Batches(self.train, flow, learned)
@@ -195,10 +202,8 @@ class Trainer:
     # -- training -------------------------------------------------------------------------
     def _tensors(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor]:
         as_t = lambda a, dtype=torch.float32: torch.as_tensor(a, dtype=dtype, device=self.device)  # noqa: E731
-        b, t = batch["tokens"].shape
         conditions = self.model.conditions(as_t(batch["audio"]), as_t(batch["tokens"], torch.int64),
-                                           as_t(batch["motion"]), as_t(batch["known"]),
-                                           torch.zeros(b, t, USER_DIM, device=self.device))
+                                           as_t(batch["motion"]), as_t(batch["known"]), as_t(batch["user"]))
         dropped = as_t(batch["dropped"])[:, None, None]
         conditions["audio"] = conditions["audio"] * (1 - dropped)     # dropped speech reads as zeros
         return self.model.normalise(as_t(batch["motion"])), conditions, as_t(batch["weight"])
@@ -262,10 +267,15 @@ class Trainer:
         return self.history
 
 
-def generate_clip(model: FlowMotionModel, clip: Clip, seed: int = 0, steps: int | None = None) -> np.ndarray:
+def generate_clip(model: FlowMotionModel, clip: Clip, seed: int = 0, steps: int | None = None,
+                  guidance: float | None = None) -> np.ndarray:
     """The model's motion for a clip's audio (and timeline), window by window -> (T, MOTION_DIM)
     at the model's fps."""
-    sampler = WindowedSampler(model, seed, steps)       # nothing released: it keeps every frame
+    user = None
+    if clip.user_pcm is not None or clip.user_face is not None:
+        heard = prepare(clip, model.config.fps).user
+        user = lambda first, span: np.pad(heard[first:first + span], ((0, max(0, first + span - len(heard))), (0, 0)))  # noqa: E731
+    sampler = WindowedSampler(model, seed, steps, guidance=guidance, user=user)   # nothing released: keeps every frame
     sampler.add(clip.pcm, clip.phonemes or ())
     sampler.run(final=True)
     return sampler.motion
