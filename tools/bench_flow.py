@@ -86,8 +86,8 @@ def main() -> int:
             for window in (10, 4):
                 for steps in (8, 4):
                     for threads in [int(t) for t in args.threads.split(",")]:
-                        torch.set_num_threads(threads)
                         generator = FlowGenerator(path, device=device, steps=steps, window=window)
+                        torch.set_num_threads(threads)      # after: the generator sets one thread
                         r = run(generator, pcm)
                         params = generator.model.net.parameter_count() / 1e6
                         line = (f"| {name} | {params:.1f} M | {window} | {steps} | {threads} | {r['p50']:.1f} / "

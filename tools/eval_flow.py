@@ -57,7 +57,7 @@ def score(name: str, runs: list[list[np.ndarray]], real: list[np.ndarray], speec
         jaws.append(correlation(generated[:, JAW], reference[:, JAW]))
         fds.append(frechet_distance(generated[:, channels], reference[:, channels]))
     stacked = np.stack([np.concatenate(run)[:, channels] for run in runs])
-    diversity = float(stacked.std(axis=0).mean()) if len(runs) > 1 else 0.0
+    diversity = float(stacked.std(axis=0).mean()) if len(runs) > 1 else None
     return {"method": name, "lip_f1": np.mean(f1s), "precision": np.mean(precisions), "recall": np.mean(recalls),
             "jaw_r": np.mean(jaws), "fd": np.mean(fds), "diversity": diversity, "seconds": seconds}
 
@@ -66,8 +66,9 @@ def table(rows: list[dict]) -> list[str]:
     out = ["| method | lip F1 | precision | recall | jaw r | FD (lower better) | diversity | compute (s) |",
            "|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        diversity = f"{r['diversity']:.4f}" if r["diversity"] is not None else "(1 seed)"
         out.append(f"| {r['method']} | {r['lip_f1']:.2f} | {r['precision']:.2f} | {r['recall']:.2f} | {r['jaw_r']:.2f} "
-                   f"| {r['fd']:.4f} | {r['diversity']:.4f} | {r['seconds']:.0f} |")
+                   f"| {r['fd']:.4f} | {diversity} | {r['seconds']:.0f} |")
     return out
 
 
@@ -137,11 +138,14 @@ def main() -> int:
     floor = frechet_distance(other[:, channels], np.concatenate(real)[:, channels])
 
     sidecar = json.loads(sidecar_path(args.checkpoint).read_text())
+    # best.pt's history stops at its epoch; last.pt beside it holds the whole run.
+    last = sidecar_path(Path(args.checkpoint).with_name("last.pt"))
+    history = json.loads(last.read_text()).get("history", []) if last.is_file() else sidecar.get("history", [])
     lines = [f"Held out: {', '.join(c.name for c in clips)} ({seconds:.0f} s). Checkpoint {args.checkpoint} "
              f"(epoch {sidecar.get('epoch')}, {sidecar.get('parameters', 0) / 1e6:.1f} M parameters); "
              f"{len(channels)} learned channels; seeds: {args.seeds}.", "", *table(rows), "",
              f"FD between the training takes and the held-out take (real against real): {floor:.4f}.", "",
-             "Learning curve:", "", *curve(sidecar.get("history", []), Path(args.plot) if args.plot else None), ""]
+             "Learning curve:", "", *curve(history, Path(args.plot) if args.plot else None), ""]
     print("\n".join(lines))
     if args.markdown:
         with open(args.markdown, "a") as f:
