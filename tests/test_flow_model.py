@@ -223,3 +223,21 @@ def test_a_conversation_clip_conditions_on_the_other_person(tmp_path, real_clip)
     heard = generate_clip(trainer.model, dyadic, seed=1)
     alone = generate_clip(trainer.model, dataclasses.replace(dyadic, user_pcm=None, user_face=None), seed=1)
     assert np.abs(heard - alone).max() > 1e-4
+
+
+def test_the_train_and_dataset_commands(tmp_path, capsys):
+    from avbridge.cli import main
+    out = tmp_path / "run"
+    common = ["--data", f"corpus:{tmp_path / 'corpus'}", "--val", "synthetic_002", "--size", "tiny",
+              "--steps-per-epoch", "5", "--out", str(out), "--no-progress", "--device", "cpu"]
+    assert main(["dataset", "--data", "synthetic:3", "--out", str(tmp_path / "corpus")]) == 0
+    assert main(["train", *common, "--epochs", "1"]) == 0
+    assert main(["train", *common, "--epochs", "2", "--resume"]) == 0
+    sidecar = json.loads(sidecar_path(out / "last.pt").read_text())
+    assert [h["epoch"] for h in sidecar["history"]] == [1, 2] and sidecar["config"]["uses_tokens"]
+    assert sidecar["data"]["val"] == ["synthetic_002"]
+    assert main(["train", "--data", "synthetic:1", "--val", "nope", "--out", str(out)]) == 2
+    assert "held-out clip(s) not in the data: nope" in capsys.readouterr().out
+    assert main(["say", "Hello.", "--voice", "espeak", "--motion", f"flow:{tmp_path / 'missing.pt'}",
+                 "--out", str(tmp_path / "take")]) == 2
+    assert "missing.pt: no such checkpoint" in capsys.readouterr().err
