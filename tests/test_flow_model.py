@@ -123,6 +123,18 @@ def test_training_resumes_where_it_stopped(tmp_path, real_clip):
         assert key in resumed.history[1]
 
 
+class Ran:
+    """Unpickling this would run code: a checkpoint that holds one must be refused."""
+    ran = False
+
+    def __reduce__(self):
+        return (Ran._run, ())
+
+    @staticmethod
+    def _run():
+        Ran.ran = True
+
+
 def test_bad_checkpoints_are_refused_by_name(tmp_path, tiny_checkpoint):
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         FlowMotionModel.load(tmp_path / "missing.pt")
@@ -130,7 +142,11 @@ def test_bad_checkpoints_are_refused_by_name(tmp_path, tiny_checkpoint):
     junk.write_bytes(b"not a checkpoint at all")
     with pytest.raises(CheckpointError, match="junk.pt: not a readable checkpoint"):
         FlowMotionModel.load(junk)
-    payload = torch.load(tiny_checkpoint, weights_only=False)
+    payload = torch.load(tiny_checkpoint, weights_only=True)
+    torch.save({**payload, "extra": Ran()}, tmp_path / "code.pt")
+    with pytest.raises(CheckpointError, match="code.pt: not a readable checkpoint"):
+        FlowMotionModel.load(tmp_path / "code.pt")      # a pickle that would run code is not run
+    assert not Ran.ran
     payload["format_version"] = 99
     torch.save(payload, tmp_path / "future.pt")
     with pytest.raises(CheckpointError, match="format version 99; this avbridge reads 1"):

@@ -148,7 +148,9 @@ class FlowMotionModel:
         if not path.is_file():
             raise CheckpointError(f"{path}: no such checkpoint")
         try:
-            payload = torch.load(path, map_location=device, weights_only=False)
+            # weights_only: a checkpoint is tensors and plain containers, so loading one that came
+            # from elsewhere cannot run code (a full pickle could).
+            payload = torch.load(path, map_location=device, weights_only=True)
         except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
             raise CheckpointError(f"{path}: not a readable checkpoint ({exc.__class__.__name__}: {exc})") from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:

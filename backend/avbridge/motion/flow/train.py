@@ -214,7 +214,7 @@ class Trainer:
         if self.step < c.warmup_steps:
             return c.lr * (self.step + 1) / c.warmup_steps
         progress = (self.step - c.warmup_steps) / max(1, total - c.warmup_steps)
-        return c.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(progress, 1.0))))
+        return float(c.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(progress, 1.0)))))
 
     def train_step(self) -> float:
         c = self.config
