@@ -6,7 +6,7 @@ PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test test-python test-csharp setup bench vectors clean
+.PHONY: demo test test-python test-csharp setup bench bench-flow train-facegood vectors clean
 
 demo: $(STAMP)
 	$(VENV)/bin/avbridge demo --out demo_out
@@ -23,6 +23,15 @@ test-csharp: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/avbridge bench
+
+# The learned motion model on the FACEGOOD corpus, one take held out (docs/quality.md): about
+# 45 minutes on 2 CPU cores. Then serve it with --motion flow:runs/facegood/best.pt.
+train-facegood: $(STAMP)
+	$(VENV)/bin/avbridge train --data facegood:../shared/data/facegood --val 1114_3_16 --out runs/facegood
+	$(PY) tools/eval_flow.py runs/facegood/best.pt --data facegood:../shared/data/facegood --val 1114_3_16
+
+bench-flow: $(STAMP)
+	$(PY) tools/bench_flow.py $(if $(wildcard runs/facegood/best.pt),--checkpoint runs/facegood/best.pt)
 
 vectors: $(STAMP)
 	$(PY) tools/make_vectors.py
@@ -43,3 +52,4 @@ $(STAMP): pyproject.toml tools/setup_system.sh
 
 clean:
 	rm -rf $(VENV) build demo_out .pytest_cache .hypothesis
+	# runs/ (trained checkpoints) is kept: it took the longest to make
