@@ -252,6 +252,8 @@ def test_the_train_and_dataset_commands(tmp_path, capsys):
     sidecar = json.loads(sidecar_path(out / "last.pt").read_text())
     assert [h["epoch"] for h in sidecar["history"]] == [1, 2] and sidecar["config"]["uses_tokens"]
     assert sidecar["data"]["val"] == ["synthetic_002"]
+    assert main(["train", *common, "--size", "default", "--epochs", "3", "--resume"]) == 2
+    assert "another network size than this run's data and options give" in capsys.readouterr().out
     assert main(["train", "--data", "synthetic:1", "--val", "nope", "--out", str(out)]) == 2
     assert "held-out clip(s) not in the data: nope" in capsys.readouterr().out
     assert main(["say", "Hello.", "--voice", "espeak", "--motion", f"flow:{tmp_path / 'missing.pt'}",

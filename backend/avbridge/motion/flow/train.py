@@ -193,6 +193,12 @@ class Trainer:
         model, state = FlowMotionModel.load(path, self.device)
         if state is None:
             raise DatasetError(f"{path}: holds no training state to resume from")
+        if model.config.learned != self.config.flow.learned or model.config.dit != self.config.flow.dit:
+            raise DatasetError(f"{path}: was trained on other channels or another network size than this "
+                               "run's data and options give; resume with the same --data and --size")
+        # Normalisation stays the run's own, even if the data were read again a little differently.
+        c = model.config
+        self.model.set_statistics(c.audio_mean, c.audio_std, c.motion_mean, c.motion_std)
         self.model.net.load_state_dict(model.net.state_dict())
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.epoch, self.history, self.best = state["step"], state["epoch"], state["history"], state["best"]
