@@ -259,3 +259,21 @@ def test_the_train_and_dataset_commands(tmp_path, capsys):
     assert main(["say", "Hello.", "--voice", "espeak", "--motion", f"flow:{tmp_path / 'missing.pt'}",
                  "--out", str(tmp_path / "take")]) == 2
     assert "missing.pt: no such checkpoint" in capsys.readouterr().err
+
+
+def test_a_sentence_leaves_window_by_window_in_media_time_order(tiny_checkpoint, real_clip):
+    # A say pushes a whole sentence at once; the learned generator gives its frames a window at a
+    # time, and the outbox keeps them in media-time order among the sentence's audio, so the I/O
+    # thread (which sends from the head) never holds a frame behind later audio.
+    from avbridge.session import AudioUtterance, Session, Utterance
+    from avbridge.speech import load_engine
+    session = Session("s1", b"client", 30.0, load_engine("espeak"), FlowGenerator(tiny_checkpoint, device="cpu"),
+                      MotionParams(), realtime=False)
+    utt = Utterance("u1", 1, "audio")
+    stream = AudioUtterance(session, utt, 16000)
+    stream.push(real_clip.pcm[:16000 * 3], final=True)
+    times = [o.media_time for o in session.outbox]
+    assert times == sorted(times)
+    frames = [o for o in session.outbox if o.message.type == "frames"]
+    assert sum(o.message.fields["count"] for o in frames) == frames_covering(16000 * 3, 30.0, 16000)
+    assert session.outbox[-1].message.type == "end"

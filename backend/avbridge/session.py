@@ -255,7 +255,13 @@ class Session:
                 self.lock.notify_all()
 
     def _queue(self, utt: Utterance, media_time: float, message: Message) -> None:
-        self.outbox.append(Outgoing(media_time, message, utt.id))
+        # The outbox stays in media-time order (the I/O thread sends from its head): a learned
+        # generator's frames for a sentence are made after the sentence's audio was queued.
+        # Equal times keep their queueing order; nearly every item lands at the end.
+        i = len(self.outbox)
+        while i > 0 and self.outbox[i - 1].media_time > media_time:
+            i -= 1
+        self.outbox.insert(i, Outgoing(media_time, message, utt.id))
 
     def _event(self, utt: Utterance, name: str, at: float, **fields) -> Message:
         return Message("event", {"session": self.id, "utterance": utt.id, "time": at, "name": name, **fields})
@@ -290,6 +296,13 @@ class SpeechCache:
                 while len(self._items) > self._entries:
                     self._items.popitem(last=False)
         return speech
+
+
+def drain_backlog(session: "Session", utt: Utterance, stream: MotionStream) -> None:
+    """A learned generator gives a long piece's frames a few windows at a time (its `backlog`):
+    queue each batch as it comes, so the first frames leave with the first audio."""
+    while getattr(stream, "backlog", False) and not utt.cancelled:
+        session.queue_media(utt, stream.push(np.zeros(0, np.int16)))
 
 
 class SayProducer:
@@ -332,6 +345,7 @@ class SayProducer:
                 track = self._stream.push(speech.pcm, speech.phonemes)
                 session.queue_media(utt, track, speech.pcm, speech,
                                     max(1, int(self._audio_message_s * speech.sample_rate)))
+                drain_backlog(session, utt, self._stream)
                 if self._next < len(self._pieces):
                     return
             if not utt.cancelled:
@@ -368,6 +382,7 @@ class AudioUtterance:
             return
         track = self.stream.push(pcm, None)
         self.session.queue_media(self.utt, track, pcm)
+        drain_backlog(self.session, self.utt, self.stream)
         if final:
             self.session.queue_media(self.utt, self.stream.finish())
             self.session.finish(self.utt)

@@ -13,7 +13,10 @@ top of the learned channels. Model frames (30 fps) are interpolated to the sessi
 
 Latency: a frame leaves once `lookahead` model frames (67 ms at 30 fps) of audio after it have
 arrived and its window is complete (up to `window` frames, 333 ms), so a stream owes up to
-`delay_frames` frames after a push; `finish` gives the rest.
+`delay_frames` frames after a push; `finish` gives the rest. A push samples at most
+`WINDOWS_PER_PUSH` windows, so a whole sentence pushed at once does not hold its first frames
+(and the audio sent with them) until its last window is done: while `backlog` is true, the caller
+pushes nothing (an empty piece) to get the next frames.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from avbridge.motion.procedural import ProceduralStream
 from avbridge.perception.audio import Resampler
 from avbridge.speech import Phoneme
 from avbridge.track import Track, yaw_pitch_roll_to_quaternion
+
+
+WINDOWS_PER_PUSH = 1
 
 
 class WindowedSampler:
@@ -76,18 +82,25 @@ class WindowedSampler:
         self.pcm = np.concatenate([self.pcm, np.asarray(pcm16k, np.int16)])
         self.phonemes.extend(Phoneme(p.symbol, p.start + offset_s, p.end + offset_s, p.stress) for p in phonemes)
 
-    def run(self, final: bool) -> int:
-        """Sample every window the audio allows (all remaining ones when `final`); -> frames made."""
+    def next_window(self, final: bool) -> int:
+        """New frames in the next window the audio allows now (0: none until more audio, or,
+        when `final`, none left)."""
         c = self.config
         total = frames_covering(self.received, c.fps, SAMPLE_RATE)
-        made = 0
-        while self.made < total:
-            first = self.made
-            new = min(self.window, total - first)
-            if not final and (new < self.window or samples_needed(first + new + c.lookahead, c.fps) > self.received):
-                break
-            self._window(first, new)
+        new = min(self.window, total - self.made)
+        if new <= 0 or (not final and (new < self.window or
+                                       samples_needed(self.made + new + c.lookahead, c.fps) > self.received)):
+            return 0
+        return new
+
+    def run(self, final: bool, limit: int | None = None) -> int:
+        """Sample the windows the audio allows (all remaining ones when `final`), at most `limit`
+        of them; -> frames made."""
+        made = windows = 0
+        while (limit is None or windows < limit) and (new := self.next_window(final)):
+            self._window(self.made, new)
             made += new
+            windows += 1
         return made
 
     def _window(self, first: int, new: int) -> None:
@@ -186,8 +199,13 @@ class FlowStream:
         self._samples_in += len(pcm)
         self._pending.append(self._procedural.push(pcm, phonemes))
         self._sampler.add(self._resampler.push(pcm), phonemes or (), offset_s)
-        self._sampler.run(final=False)
+        self._sampler.run(final=False, limit=WINDOWS_PER_PUSH)
         return self._emit(final=False)
+
+    @property
+    def backlog(self) -> bool:
+        """Windows the audio already allows are waiting: push an empty piece for their frames."""
+        return self._sampler.next_window(final=False) > 0
 
     def finish(self) -> Track:
         self._sampler.add(self._resampler.flush())
