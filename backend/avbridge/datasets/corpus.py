@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avbridge.motion.flow.features import FACE_DIM, MOTION_DIM, SAMPLE_RATE
+from avbridge.motion.flow.features import FACE_DIM, MOTION_DIM
 from avbridge.speech import Phoneme
 
 CORPUS_VERSION = 1
@@ -57,13 +57,6 @@ class Clip:
     @property
     def seconds(self) -> float:
         return len(self.motion) / self.fps
-
-    def check_audio(self, tolerance_frames: float = 2.0) -> None:
-        """Raise DatasetError unless the audio lasts as long as the motion (within a few frames)."""
-        audio_frames = len(self.pcm) / SAMPLE_RATE * self.fps
-        if abs(audio_frames - len(self.motion)) > tolerance_frames:
-            raise DatasetError(f"clip {self.name}: {len(self.motion)} frames of motion but the audio lasts "
-                               f"{audio_frames:.1f} frames at {self.fps:g} fps")
 
 
 def save(clips: list[Clip], folder: str | Path) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from avbridge.datasets.corpus import Clip, DatasetError
-from avbridge.datasets.media import read_audio
+from avbridge.datasets.media import fit_length, read_audio
 from avbridge.livelink import read_csv
 from avbridge.motion.flow.features import HEAD, MOTION_DIM, SAMPLE_RATE, motion_from_track
 
@@ -46,7 +46,7 @@ def load_take(csv_path: str | Path, audio_path: str | Path | None = None) -> Cli
     if len(pcm) < wanted - MAX_MISSING_AUDIO_S * SAMPLE_RATE:
         raise DatasetError(f"{csv_path}: the audio covers {len(pcm) / SAMPLE_RATE:.2f} s of the take's "
                            f"{frames / take.fps:.2f} s (audio offset {offset_s:+.3f} s)")
-    pcm = np.concatenate([pcm, np.zeros(max(0, wanted - len(pcm)), np.int16)])[:wanted]
+    pcm = fit_length(pcm, wanted)
     measured = np.zeros(MOTION_DIM, bool)
     measured[:52] = True
     measured[HEAD] = bool(np.abs(motion[take.valid][:, HEAD]).max() > 1e-6) if take.valid.any() else False

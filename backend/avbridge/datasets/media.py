@@ -24,6 +24,11 @@ class Audio:
     start_timecode: float | None  # seconds of the day at pcm[0], when the file says
 
 
+def fit_length(pcm: np.ndarray, samples: int) -> np.ndarray:
+    """`pcm` cut or padded with silence at the end to exactly `samples` samples."""
+    return np.concatenate([pcm, np.zeros(max(0, samples - len(pcm)), np.int16)])[:samples]
+
+
 def parse_smpte(text: str, rate: float) -> float:
     """'HH:MM:SS:FF' or 'HH:MM:SS;FF' (drop-frame spelling) at `rate` frames a second -> seconds."""
     parts = text.replace(";", ":").replace(".", ":").split(":")

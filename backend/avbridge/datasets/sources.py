@@ -52,8 +52,11 @@ def load_sources(specs: list[str]) -> list[Clip]:
 
 def split(clips: list[Clip], held_out: list[str]) -> tuple[list[Clip], list[Clip]]:
     """(training, validation): validation is the clips whose names end with one of `held_out`."""
-    val = [c for c in clips if any(c.name == h or c.name.endswith("_" + h) for h in held_out)]
-    unknown = [h for h in held_out if not any(c.name == h or c.name.endswith("_" + h) for c in clips)]
+    def named(clip: Clip, name: str) -> bool:     # "1114_3_16" names clip "facegood_1114_3_16"
+        return clip.name == name or clip.name.endswith("_" + name)
+
+    val = [c for c in clips if any(named(c, h) for h in held_out)]
+    unknown = [h for h in held_out if not any(named(c, h) for c in clips)]
     if unknown:
         raise DatasetError(f"held-out clip(s) not in the data: {', '.join(unknown)}; have {', '.join(c.name for c in clips)}")
     return [c for c in clips if all(c is not v for v in val)], val

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from avbridge.datasets.corpus import Clip, DatasetError
-from avbridge.datasets.media import read_audio, video_frames
+from avbridge.datasets.media import fit_length, read_audio, video_frames
 from avbridge.livelink import fill_gaps
 from avbridge.motion.flow.features import HEAD, MOTION_DIM, SAMPLE_RATE
 from avbridge.track import quaternion_to_yaw_pitch_roll
@@ -52,8 +52,6 @@ def load_video(path: str | Path, tracker=None) -> Clip:
                            f"want at least {MIN_TRACKED_SHARE:.0%}")
     motion = fill_gaps(np.array(rows), valid_arr).astype(np.float32)
     motion[:, HEAD] -= np.median(motion[valid_arr][:, HEAD], axis=0)
-    audio = read_audio(path).pcm
-    wanted = int(round(len(motion) / fps * SAMPLE_RATE))
-    pcm = np.concatenate([audio, np.zeros(max(0, wanted - len(audio)), np.int16)])[:wanted]
+    pcm = fit_length(read_audio(path).pcm, int(round(len(motion) / fps * SAMPLE_RATE)))
     return Clip(f"video_{path.stem}", "video", fps, motion, np.ones(MOTION_DIM, bool), valid_arr, pcm, None,
                 {"video": str(path), "tracking_lost_frames": int((~valid_arr).sum())})

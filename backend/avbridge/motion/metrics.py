@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from avbridge.motion.baselines import envelope
 from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap
 from avbridge.speech import Phoneme
 from avbridge.speech.timeline import PAUSE
@@ -58,20 +59,15 @@ def lip_closure(track: Track, phonemes: Sequence[Phoneme]) -> ClosureScore:
     on_bilabial = np.zeros(len(t), bool)
     for p in bilabials:
         on_bilabial |= (t >= p.start - 1 / fps) & (t <= p.end + 1 / fps)
-    events = good = 0
-    n = 0
-    while n < len(t):
-        if not closed[n]:
-            n += 1
-            continue
-        m = n
-        while m < len(t) and closed[m]:
-            m += 1
-        if in_speech[n:m].any():
-            events += 1
-            good += bool(on_bilabial[n:m].any())
-        n = m
-    return ClosureScore(hit, len(bilabials), good, events)
+    events = [(a, b) for a, b in closed_runs(closed) if in_speech[a:b].any()]
+    good = sum(bool(on_bilabial[a:b].any()) for a, b in events)
+    return ClosureScore(hit, len(bilabials), good, len(events))
+
+
+def closed_runs(closed: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs [a, b) of True in a (T,) bool array."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], closed, [False]]).astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[0::2], edges[1::2])]
 
 
 # -- against a reference animation (a held-out take of real capture) ---------------------------
@@ -79,19 +75,7 @@ def lip_closure(track: Track, phonemes: Sequence[Phoneme]) -> ClosureScore:
 
 def closure_events(blendshapes: np.ndarray, speech: np.ndarray) -> list[tuple[int, int]]:
     """Maximal runs [a, b) of closed-lip frames that touch speech frames."""
-    closed = lip_gap(blendshapes) < LIPS_CLOSED_BELOW
-    runs, n = [], 0
-    while n < len(closed):
-        if not closed[n]:
-            n += 1
-            continue
-        m = n
-        while m < len(closed) and closed[m]:
-            m += 1
-        if speech[n:m].any():
-            runs.append((n, m))
-        n = m
-    return runs
+    return [(a, b) for a, b in closed_runs(lip_gap(blendshapes) < LIPS_CLOSED_BELOW) if speech[a:b].any()]
 
 
 def closure_f1_against(predicted: np.ndarray, reference: np.ndarray, speech: np.ndarray,
@@ -135,9 +119,6 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 def speech_frames(pcm16k: np.ndarray, frames: int, fps: float, below_peak_db: float = 35.0) -> np.ndarray:
     """(frames,) bool: frames whose RMS (over the frame's span) is within `below_peak_db` of the
     clip's loud level (its 95th percentile)."""
-    x = np.asarray(pcm16k, np.float64)
-    hop = 16000 / fps
-    rms = np.array([np.sqrt(np.mean(x[int(n * hop - hop / 2) if n else 0:max(int(n * hop + hop / 2), 1)] ** 2) + 1e-9)
-                    for n in range(frames)])
+    rms = envelope(pcm16k, 16000, frames, fps) + 1e-9
     loud = np.percentile(rms, 95)
     return 20 * np.log10(rms / loud) > -below_peak_db

@@ -24,10 +24,10 @@ from typing import Sequence
 import numpy as np
 
 from avbridge.motion.visemes import VISEME_INDEX, VISEMES, viseme_of
+from avbridge.perception import SAMPLE_RATE
 from avbridge.speech import Phoneme
 from avbridge.track import Track, quaternion_to_yaw_pitch_roll, yaw_pitch_roll_to_quaternion
 
-SAMPLE_RATE = 16000
 MEL_BINS = 40
 SUBFRAMES = 2
 AUDIO_DIM = MEL_BINS * SUBFRAMES
@@ -129,6 +129,9 @@ def resample_frames(values: np.ndarray, fps_in: float, fps_out: float, frames_ou
     if fps_in == fps_out and (frames_out is None or frames_out == len(values)):
         return values
     frames_out = frames_out if frames_out is not None else int(round(len(values) * fps_out / fps_in))
-    t_in = np.arange(len(values)) / fps_in
-    t_out = np.arange(frames_out) / fps_out
-    return np.stack([np.interp(t_out, t_in, values[:, d]) for d in range(values.shape[1])], axis=1).astype(values.dtype)
+    return interpolate_rows(np.arange(frames_out) / fps_out, np.arange(len(values)) / fps_in, values).astype(values.dtype)
+
+
+def interpolate_rows(t_out: np.ndarray, t_in: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(len(t_in), D) rows at times t_in -> (len(t_out), D) at t_out, linear, held at the ends."""
+    return np.stack([np.interp(t_out, t_in, values[:, d]) for d in range(values.shape[1])], axis=1)

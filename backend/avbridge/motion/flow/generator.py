@@ -29,8 +29,8 @@ import torch
 
 from avbridge.motion import MotionParams, frames_covering
 from avbridge.motion.emotion import emotion_pose
-from avbridge.motion.flow.features import (HEAD, MOTION_DIM, SAMPLE_RATE, USER_DIM, WINDOW, audio_features, samples_needed,
-                                           viseme_tokens)
+from avbridge.motion.flow.features import (HEAD, MOTION_DIM, SAMPLE_RATE, USER_DIM, WINDOW, audio_features,
+                                           interpolate_rows, samples_needed, viseme_tokens)
 from avbridge.motion.flow.model import FlowMotionModel
 from avbridge.motion.procedural import ProceduralStream
 from avbridge.perception.audio import Resampler
@@ -242,5 +242,5 @@ class FlowStream:
         """Model frames at times `t` (seconds) -> (len(t), MOTION_DIM), linear, held at the ends."""
         sampler = self._sampler
         motion_t = (sampler.motion_start + np.arange(len(sampler.motion))) / self.model.config.fps
-        return np.stack([np.interp(t, motion_t, sampler.motion[:, d]) for d in range(MOTION_DIM)], axis=1)
+        return interpolate_rows(t, motion_t, sampler.motion)
 
