@@ -7,8 +7,8 @@ import pytest
 import zmq
 
 from avbridge.client import Client
-from avbridge.config import ServerConfig
-from avbridge.transport.server import Server
+from avbridge.server.config import ServerConfig
+from avbridge.server.transport import Server
 
 
 def make_server(**overrides) -> Server:

@@ -6,7 +6,7 @@ import wave
 
 import numpy as np
 
-from avbridge.arkit import LIVE_LINK_FACE_EXTRA_COLUMNS
+from avbridge.core.arkit import LIVE_LINK_FACE_EXTRA_COLUMNS
 from avbridge.cli import main
 from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial
 

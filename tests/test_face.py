@@ -11,7 +11,7 @@ pytest.importorskip("mediapipe")
 from skimage import data  # noqa: E402
 
 from avbridge.perception.face import Calibration, FaceTracker, OneEuroFilter  # noqa: E402
-from avbridge.track import quaternion_to_yaw_pitch_roll  # noqa: E402
+from avbridge.core.rotation import quaternion_to_yaw_pitch_roll  # noqa: E402
 
 
 @pytest.fixture(scope="module")

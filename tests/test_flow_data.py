@@ -15,7 +15,7 @@ from avbridge.datasets import corpus
 from avbridge.datasets.corpus import DatasetError
 from avbridge.datasets.livelink_take import load_take
 from avbridge.datasets.sources import load_source, split
-from avbridge.livelink import TakeError, parse_timecode
+from avbridge.takes.livelink_csv import TakeError, parse_timecode
 from avbridge.motion.flow.features import HEAD, MOTION_DIM
 
 DATA = Path(__file__).parent / "data"

@@ -19,9 +19,9 @@ from avbridge.motion.flow.dit import DiTConfig, TwoStreamDiT
 from avbridge.motion.flow.features import AUDIO_DIM, MOTION_DIM, USER_DIM, motion_from_track
 from avbridge.motion.flow.generator import FlowGenerator
 from avbridge.motion.flow.model import FORMAT_VERSION, FlowConfig, FlowMotionModel, sidecar_path
-from avbridge.motion.flow.train import SIZES, TrainConfig, Trainer, generate_clip
+from avbridge.training.train import SIZES, TrainConfig, Trainer, generate_clip
 from avbridge.motion.metrics import correlation
-from avbridge.track import Track
+from avbridge.core.track import Track
 
 DATA = Path(__file__).parent / "data"
 JAW = 17
@@ -265,7 +265,7 @@ def test_a_sentence_leaves_window_by_window_in_media_time_order(tiny_checkpoint,
     # A say pushes a whole sentence at once; the learned generator gives its frames a window at a
     # time, and the outbox keeps them in media-time order among the sentence's audio, so the I/O
     # thread (which sends from the head) never holds a frame behind later audio.
-    from avbridge.session import AudioUtterance, Session, Utterance
+    from avbridge.server.session import AudioUtterance, Session, Utterance
     from avbridge.speech import load_engine
     session = Session("s1", b"client", 30.0, load_engine("espeak"), FlowGenerator(tiny_checkpoint, device="cpu"),
                       MotionParams(), realtime=False)

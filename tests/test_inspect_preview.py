@@ -7,7 +7,7 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
-from avbridge.arkit import INDEX
+from avbridge.core.arkit import INDEX
 from avbridge.cli import main
 from avbridge.render.face_mesh import FaceMesh
 

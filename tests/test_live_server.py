@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avbridge.arkit import INDEX
+from avbridge.core.arkit import INDEX
 from avbridge.client import Client, ServerError
 from avbridge.motion.visemes import LIPS_CLOSED_BELOW, lip_gap
 from avbridge.protocol import Message

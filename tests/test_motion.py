@@ -4,7 +4,7 @@ import pytest
 from avbridge.motion import MotionParams, frames_covering, load_generator
 from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap, viseme_of
 from avbridge.speech import load_engine
-from avbridge.track import Track
+from avbridge.core.track import Track
 
 SENTENCES = ["Bob paid for my map, and the woman waved!",
              "Maybe people prefer pumpkin pie with maple, but my mom bakes apple bread.",
@@ -97,7 +97,7 @@ def test_audio_only_mouth_opens_in_speech_and_closes_in_silence(speech):
 
 
 def test_lip_closure_scores_count_hits_misses_and_spurious_closures():
-    from avbridge.arkit import INDEX
+    from avbridge.core.arkit import INDEX
     from avbridge.motion.metrics import lip_closure
     from avbridge.speech import Phoneme
     track = Track.neutral(60, 120)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avbridge.arkit import INDEX
+from avbridge.core.arkit import INDEX
 from avbridge.motion.listening import BackchannelPolicy, ListeningLayer
 from avbridge.motion.metrics import lip_closure
 from avbridge.motion.visemes import LIPS_CLOSED_BELOW, lip_gap
@@ -17,8 +17,8 @@ from avbridge.motion.voice_lips import VoiceLips
 from avbridge.perception.phones import force_align
 from avbridge.perception.vad import VoiceActivity
 from avbridge.speech import Phoneme
-from avbridge.track import Track
-from avbridge.turns import TurnTaking
+from avbridge.core.track import Track
+from avbridge.live.turns import TurnTaking
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from avbridge.bench import free_port
+from avbridge.cli.bench import free_port
 from avbridge.cli import main
 from avbridge.client import Client
 

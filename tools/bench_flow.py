@@ -19,7 +19,6 @@ import platform
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
+from avbridge.core.audio import read_wav_mono  # noqa: E402
 from avbridge.motion import MotionParams  # noqa: E402
 from avbridge.motion.flow.dit import DiTConfig  # noqa: E402
 from avbridge.motion.flow.generator import FlowGenerator  # noqa: E402
@@ -65,8 +65,7 @@ def main() -> int:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--markdown")
     args = parser.parse_args()
-    with wave.open(str(AUDIO)) as w:
-        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    pcm = read_wav_mono(AUDIO)[0]
     with tempfile.TemporaryDirectory() as tmp:
         models = {}
         if args.checkpoint:

@@ -17,7 +17,6 @@ import argparse
 import sys
 import threading
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from avbridge.core.audio import read_wav_mono  # noqa: E402
 from avbridge.client import Client  # noqa: E402
 from conftest import make_server  # noqa: E402
 
 
 def recording() -> np.ndarray:
-    with wave.open(str(ROOT / "tests" / "data" / "beat_scott_turn.wav")) as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    return read_wav_mono(ROOT / "tests" / "data" / "beat_scott_turn.wav")[0]
 
 
 def audio_to_lips(server, seconds: float) -> np.ndarray:
@@ -52,10 +51,10 @@ def audio_to_lips(server, seconds: float) -> np.ndarray:
 def camera_to_frame(frames: int) -> np.ndarray:
     from scipy import ndimage
     from skimage import data
-    from avbridge.live import LiveInput
+    from avbridge.live.input import LiveInput
     from avbridge.motion.listening import ListeningLayer
     from avbridge.perception.face import FaceTracker
-    from avbridge.turns import TurnTaking
+    from avbridge.live.turns import TurnTaking
     image = data.astronaut()
     shifted = [ndimage.shift(image, (0, dx, 0), order=1, mode="nearest") for dx in range(0, 20, 2)]
     tracker = FaceTracker()

@@ -32,9 +32,9 @@ from avbridge.motion import MotionParams, load_generator  # noqa: E402
 from avbridge.motion.baselines import amplitude_baseline  # noqa: E402
 from avbridge.motion.flow.features import resample_frames  # noqa: E402
 from avbridge.motion.flow.model import FlowMotionModel, sidecar_path  # noqa: E402
-from avbridge.motion.flow.train import generate_clip  # noqa: E402
+from avbridge.training.train import generate_clip  # noqa: E402
 from avbridge.motion.metrics import closure_f1_against, correlation, frechet_distance, speech_frames  # noqa: E402
-from avbridge.track import Track  # noqa: E402
+from avbridge.core.track import Track  # noqa: E402
 
 JAW = 17
 

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from avbridge.arkit import ARKIT_BLENDSHAPES  # noqa: E402
+from avbridge.core.arkit import ARKIT_BLENDSHAPES  # noqa: E402
 from avbridge.protocol.schema import MAX_BULK_BYTES, MAX_HEADER_BYTES, TYPES, VERSION  # noqa: E402
 
 CORE = ROOT / "unity_plugin" / "Runtime" / "Core"

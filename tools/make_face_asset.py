@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from avbridge.arkit import ARKIT_BLENDSHAPES  # noqa: E402
+from avbridge.core.arkit import ARKIT_BLENDSHAPES  # noqa: E402
 
 DEFAULT_ZIP = ROOT.parent / "shared" / "data" / "arkit_rig" / "ARKit_reference_blendshapes.zip"
 TARGET = ROOT / "backend" / "avbridge" / "render" / "arkit_face.npz"

@@ -18,7 +18,7 @@ import msgpack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
-from avbridge.arkit import ARKIT_BLENDSHAPES  # noqa: E402
+from avbridge.core.arkit import ARKIT_BLENDSHAPES  # noqa: E402
 from avbridge.protocol import Message, ProtocolError, decode, encode  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "protocol" / "vectors"

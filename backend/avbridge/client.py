@@ -23,7 +23,7 @@ import zmq
 
 from avbridge.protocol import Message, decode, encode
 from avbridge.protocol.schema import VERSION
-from avbridge.track import Track
+from avbridge.core.track import Track
 
 _REPLY_TYPES = {"welcome", "opened", "closed", "ok", "error", "pong"}
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from avbridge.motion.flow.features import FACE_DIM, MOTION_DIM
-from avbridge.speech import Phoneme
+from avbridge.core.phonemes import Phoneme
 
 CORPUS_VERSION = 1
 

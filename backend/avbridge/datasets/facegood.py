@@ -22,17 +22,16 @@ but tongueOut and are dropped.
 from __future__ import annotations
 
 import warnings
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from avbridge.arkit import INDEX
+from avbridge.core.arkit import INDEX
 from avbridge.datasets.corpus import Clip, DatasetError
 from avbridge.motion.flow.features import MOTION_DIM, motion_from_track
-from avbridge.perception.audio import to_16k
-from avbridge.track import Track
+from avbridge.core.audio import WavError, read_wav, to_analysis_rate
+from avbridge.core.track import Track
 
 __all__ = ["DatasetError", "FacegoodTake", "clips", "load_take"]
 
@@ -149,11 +148,12 @@ def load_take(values_path: str | Path, wav_path: str | Path, names_path: str | P
         raise DatasetError(f"{values_path}: not a FACEGOOD value array ({exc})") from None
     if values.ndim != 2 or values.shape[1] != len(names):
         raise DatasetError(f"{values_path}: shape {values.shape}; expected (frames, {len(names)})")
-    with wave.open(str(wav_path)) as w:
-        if w.getnchannels() != 1 or w.getsampwidth() != 2:
-            raise DatasetError(f"{wav_path}: expected 16-bit mono audio")
-        rate = w.getframerate()
-        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").copy()
+    try:
+        pcm, rate = read_wav(wav_path)
+    except WavError as exc:
+        raise DatasetError(str(exc)) from None
+    if pcm.ndim != 1:
+        raise DatasetError(f"{wav_path}: expected 16-bit mono audio")
     audio_frames = len(pcm) / rate * FPS
     if abs(audio_frames - len(values)) > 2:
         raise DatasetError(f"{values_path}: {len(values)} frames but the audio lasts {audio_frames:.1f} frames at 30 fps")
@@ -184,7 +184,7 @@ def clips(folder: str | Path) -> list[Clip]:
         take_name = path.stem.replace("bs_value_", "")
         take = load_take(path, folder / "wav" / f"{take_name}.wav", names)
         motion = motion_from_track(take.track)
-        pcm = to_16k(take.pcm, take.sample_rate)
+        pcm = to_analysis_rate(take.pcm, take.sample_rate)
         frames = min(len(motion), int(len(pcm) / 16000 * FPS))
         out.append(Clip(f"facegood_{take_name}", "facegood", FPS, motion[:frames], MEASURED.copy(),
                         np.ones(frames, bool), pcm, None, {"column_offset": take.column_offset}))

@@ -1,6 +1,6 @@
 """A Live Link Face take (the iPhone app's CSV, and the take's audio) as a training clip.
 
-The CSV is read by `avbridge.livelink.read_csv` (30 or 60 fps from its timecodes; tracking-loss
+The CSV is read by `avbridge.takes.livelink_csv.read_csv` (30 or 60 fps from its timecodes; tracking-loss
 rows kept as invalid frames, which teach nothing). The audio is a wav, or the take's .mov/.mp4
 (the app records one beside the CSV with the same name). Alignment: when the audio file carries
 a start timecode (the app's .mov has one), frame 0 of the CSV lies at CSV start - audio start
@@ -17,8 +17,9 @@ import numpy as np
 
 from avbridge.datasets.corpus import Clip, DatasetError
 from avbridge.datasets.media import fit_length, read_audio
-from avbridge.livelink import read_csv
-from avbridge.motion.flow.features import HEAD, MOTION_DIM, SAMPLE_RATE, motion_from_track
+from avbridge.takes.livelink_csv import read_csv
+from avbridge.core.audio import ANALYSIS_RATE
+from avbridge.motion.flow.features import HEAD, MOTION_DIM, motion_from_track
 
 AUDIO_SUFFIXES = (".wav", ".mov", ".mp4", ".m4a")
 MAX_MISSING_AUDIO_S = 0.5
@@ -40,11 +41,11 @@ def load_take(csv_path: str | Path, audio_path: str | Path | None = None) -> Cli
     motion = motion_from_track(take.track)
     frames = len(motion)
     offset_s = take.start_seconds - audio.start_timecode if audio.start_timecode is not None else 0.0
-    first = int(round(offset_s * SAMPLE_RATE))
+    first = int(round(offset_s * ANALYSIS_RATE))
     pcm = audio.pcm[first:] if first >= 0 else np.concatenate([np.zeros(-first, np.int16), audio.pcm])
-    wanted = int(round(frames / take.fps * SAMPLE_RATE))
-    if len(pcm) < wanted - MAX_MISSING_AUDIO_S * SAMPLE_RATE:
-        raise DatasetError(f"{csv_path}: the audio covers {len(pcm) / SAMPLE_RATE:.2f} s of the take's "
+    wanted = int(round(frames / take.fps * ANALYSIS_RATE))
+    if len(pcm) < wanted - MAX_MISSING_AUDIO_S * ANALYSIS_RATE:
+        raise DatasetError(f"{csv_path}: the audio covers {len(pcm) / ANALYSIS_RATE:.2f} s of the take's "
                            f"{frames / take.fps:.2f} s (audio offset {offset_s:+.3f} s)")
     pcm = fit_length(pcm, wanted)
     measured = np.zeros(MOTION_DIM, bool)

@@ -7,7 +7,6 @@ start timecode in seconds of the day (Live Link Face's .mov has a timecode track
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -15,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from avbridge.datasets.corpus import DatasetError
-from avbridge.perception.audio import to_16k
+from avbridge.core.audio import WavError, read_wav, to_analysis_rate
 
 
 @dataclass
@@ -44,13 +43,10 @@ def read_audio(path: str | Path) -> Audio:
         raise DatasetError(f"{path}: no such audio file")
     if path.suffix.lower() == ".wav":
         try:
-            with wave.open(str(path)) as w:
-                if w.getsampwidth() != 2:
-                    raise DatasetError(f"{path}: {8 * w.getsampwidth()}-bit samples; want 16-bit PCM")
-                data = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, w.getnchannels())
-                return Audio(to_16k(data, w.getframerate()), None)
-        except (wave.Error, EOFError) as exc:
-            raise DatasetError(f"{path}: not a readable wav ({exc})") from None
+            data, rate = read_wav(path)
+        except WavError as exc:
+            raise DatasetError(str(exc)) from None
+        return Audio(to_analysis_rate(data, rate), None)
     import av
     try:
         with av.open(str(path)) as container:

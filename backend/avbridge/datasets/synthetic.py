@@ -13,8 +13,8 @@ import numpy as np
 from avbridge.datasets.corpus import Clip
 from avbridge.motion import MotionParams, load_generator
 from avbridge.motion.flow.features import MOTION_DIM, motion_from_track
-from avbridge.perception.audio import to_16k
-from avbridge.track import Track
+from avbridge.core.audio import to_analysis_rate
+from avbridge.core.track import Track
 
 FPS = 30.0
 
@@ -50,7 +50,7 @@ def synthetic_clips(count: int, engine: str = "espeak", seed: int = 0) -> list[C
         speech = voice.synthesize(text)
         stream = generator.start(FPS, speech.sample_rate, MotionParams(), seed + i)
         track = Track.concatenate([stream.push(speech.pcm, speech.phonemes), stream.finish()], FPS)
-        pcm = to_16k(speech.pcm, speech.sample_rate)
+        pcm = to_analysis_rate(speech.pcm, speech.sample_rate)
         motion = motion_from_track(track)
         clips.append(Clip(f"synthetic_{i:03d}", "synthetic", FPS, motion, np.ones(MOTION_DIM, bool),
                           np.ones(len(motion), bool), pcm, list(speech.phonemes), {"text": text, "engine": engine}))

@@ -17,9 +17,10 @@ import numpy as np
 
 from avbridge.datasets.corpus import Clip, DatasetError
 from avbridge.datasets.media import fit_length, read_audio, video_frames
-from avbridge.livelink import fill_gaps
-from avbridge.motion.flow.features import HEAD, MOTION_DIM, SAMPLE_RATE
-from avbridge.track import quaternion_to_yaw_pitch_roll
+from avbridge.takes.livelink_csv import fill_gaps
+from avbridge.core.audio import ANALYSIS_RATE
+from avbridge.motion.flow.features import HEAD, MOTION_DIM
+from avbridge.core.rotation import quaternion_to_yaw_pitch_roll
 
 MIN_TRACKED_SHARE = 0.5
 
@@ -52,6 +53,6 @@ def load_video(path: str | Path, tracker=None) -> Clip:
                            f"want at least {MIN_TRACKED_SHARE:.0%}")
     motion = fill_gaps(np.array(rows), valid_arr).astype(np.float32)
     motion[:, HEAD] -= np.median(motion[valid_arr][:, HEAD], axis=0)
-    pcm = fit_length(read_audio(path).pcm, int(round(len(motion) / fps * SAMPLE_RATE)))
+    pcm = fit_length(read_audio(path).pcm, int(round(len(motion) / fps * ANALYSIS_RATE)))
     return Clip(f"video_{path.stem}", "video", fps, motion, np.ones(MOTION_DIM, bool), valid_arr, pcm, None,
                 {"video": str(path), "tracking_lost_frames": int((~valid_arr).sum())})

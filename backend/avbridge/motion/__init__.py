@@ -17,8 +17,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from avbridge.speech import Phoneme
-from avbridge.track import Track
+from avbridge.core.phonemes import Phoneme
+from avbridge.core.track import Track
 
 
 @dataclass

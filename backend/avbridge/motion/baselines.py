@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from avbridge.track import Track
+from avbridge.core.track import Track
 
 
 def envelope(pcm: np.ndarray, rate: int, frames: int, fps: float) -> np.ndarray:

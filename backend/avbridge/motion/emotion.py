@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from avbridge.arkit import INDEX
+from avbridge.core.arkit import INDEX
 
 _POSES: dict[str, dict[str, float]] = {
     "neutral": {},

@@ -16,9 +16,9 @@ import numpy as np
 
 from avbridge.motion.baselines import envelope
 from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap
-from avbridge.speech import Phoneme
+from avbridge.core.phonemes import Phoneme
 from avbridge.speech.timeline import PAUSE
-from avbridge.track import Track
+from avbridge.core.track import Track
 
 
 @dataclass

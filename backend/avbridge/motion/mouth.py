@@ -20,10 +20,10 @@ from typing import Sequence
 
 import numpy as np
 
-from avbridge.arkit import INDEX
-from avbridge.motion.prosody import one_pole
+from avbridge.core.arkit import INDEX
+from avbridge.core.signal import one_pole
 from avbridge.motion.visemes import MOUTH_CHANNELS, VISEME_INDEX, VISEME_POSES, is_bilabial, viseme_of
-from avbridge.speech import Phoneme
+from avbridge.core.phonemes import Phoneme
 from avbridge.speech.timeline import PAUSE
 
 ANTICIPATION_S = 0.035

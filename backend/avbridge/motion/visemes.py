@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from avbridge.arkit import INDEX
+from avbridge.core.arkit import INDEX
 
 VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U")
 VISEME_INDEX = {v: i for i, v in enumerate(VISEMES)}

@@ -25,12 +25,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
-from avbridge.arkit import INDEX
+from avbridge.core.arkit import INDEX
 from avbridge.motion import frames_covering
 from avbridge.motion.mouth import SIL_POSE, SMOOTHING_S, audio_mouth_targets, zero_phase_smooth
-from avbridge.motion.prosody import MIN_LOUDNESS_REF, REFERENCE_SHARE, loudness
+from avbridge.core.signal import MIN_LOUDNESS_REF, REFERENCE_SHARE, loudness
 from avbridge.motion.visemes import MOUTH_CHANNELS, VISEME_INDEX, VISEME_POSES
-from avbridge.perception import SAMPLE_RATE
+from avbridge.core.audio import ANALYSIS_RATE
 
 DEFAULT_DELAY_S = 0.08
 CLOSURE_BAND_HZ = (1000.0, 5000.0)
@@ -47,7 +47,7 @@ class VoiceLips:
         self.fps = float(fps)
         self.delay_s = float(delay_s)
         self.articulation = articulation
-        self._sos = butter(4, CLOSURE_BAND_HZ, btype="bandpass", fs=SAMPLE_RATE, output="sos")
+        self._sos = butter(4, CLOSURE_BAND_HZ, btype="bandpass", fs=ANALYSIS_RATE, output="sos")
         self._band_state = sosfilt_zi(self._sos) * 0.0
         self._audio = np.zeros(0, np.int16)        # the last _HISTORY_S of audio
         self._band = np.zeros(0, np.float64)       # the same span, band-passed
@@ -66,13 +66,13 @@ class VoiceLips:
         self._audio = np.concatenate([self._audio, pcm])
         self._band = np.concatenate([self._band, band])
         self._received += len(pcm)
-        ready = max(0, frames_covering(self._received - int(self.delay_s * SAMPLE_RATE), self.fps, SAMPLE_RATE))
+        ready = max(0, frames_covering(self._received - int(self.delay_s * ANALYSIS_RATE), self.fps, ANALYSIS_RATE))
         first = self._next_frame
         if ready <= first:
             return first, np.zeros((0, 52), np.float32)
         self._next_frame = ready
         mouth = self._draw(first, ready)
-        drop = len(self._audio) - int(_HISTORY_S * SAMPLE_RATE)
+        drop = len(self._audio) - int(_HISTORY_S * ANALYSIS_RATE)
         if drop > 0:
             self._audio, self._band = self._audio[drop:], self._band[drop:]
             self._audio_start += drop
@@ -81,16 +81,16 @@ class VoiceLips:
     def _draw(self, first: int, ready: int) -> np.ndarray:
         # Draw up to the newest audio (the frames after `ready` are the look-ahead), smooth, keep
         # the frames before `ready`.
-        newest = frames_covering(self._received, self.fps, SAMPLE_RATE)
+        newest = frames_covering(self._received, self.fps, ANALYSIS_RATE)
         frames = np.arange(first, max(newest, ready))
-        centres = np.round(frames * SAMPLE_RATE / self.fps).astype(np.int64) - self._audio_start
+        centres = np.round(frames * ANALYSIS_RATE / self.fps).astype(np.int64) - self._audio_start
         # The speech level carries over to the next push only as far as the frames given out: the
         # look-ahead frames will be drawn again then.
         emitted = ready - first
-        loud, self._peak = loudness(self._audio, SAMPLE_RATE, centres[:emitted], self.fps, self._peak)
-        ahead, _ = loudness(self._audio, SAMPLE_RATE, centres[emitted:], self.fps, self._peak)
+        loud, self._peak = loudness(self._audio, ANALYSIS_RATE, centres[:emitted], self.fps, self._peak)
+        ahead, _ = loudness(self._audio, ANALYSIS_RATE, centres[emitted:], self.fps, self._peak)
         loud = np.concatenate([loud, ahead])
-        targets = audio_mouth_targets(self._audio, SAMPLE_RATE, centres, loud, self.fps) * self.articulation
+        targets = audio_mouth_targets(self._audio, ANALYSIS_RATE, centres, loud, self.fps) * self.articulation
         closed = self._closures(centres)
         targets[closed] = _PP_POSE
         mouth = zero_phase_smooth(targets, self._previous, SMOOTHING_S * self.fps)
@@ -105,7 +105,7 @@ class VoiceLips:
 
     def _closures(self, centres: np.ndarray) -> np.ndarray:
         """(T,) frames inside a band dip of at least CLOSURE_MIN_S with speech around it."""
-        hop = SAMPLE_RATE // 200                       # 5 ms steps
+        hop = ANALYSIS_RATE // 200                       # 5 ms steps
         energy = np.concatenate([[0.0], np.cumsum(self._band ** 2)])
 
         def level(at: np.ndarray) -> np.ndarray:
@@ -113,8 +113,8 @@ class VoiceLips:
             hi = np.clip(at + hop, 0, len(self._band))
             return np.sqrt((energy[hi] - energy[lo]) / np.maximum(hi - lo, 1))
 
-        span = int(CONTEXT_S * SAMPLE_RATE)
-        dip = int(CLOSURE_MIN_S * SAMPLE_RATE)
+        span = int(CONTEXT_S * ANALYSIS_RATE)
+        dip = int(CLOSURE_MIN_S * ANALYSIS_RATE)
         steps = np.arange(-span, span + 1, hop)
         around = level(np.clip(centres[:, None] + steps[None, :], 0, len(self._band)))   # (T, steps)
         reachable = centres[:, None] + steps[None, :] < len(self._band)

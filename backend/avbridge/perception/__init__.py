@@ -6,8 +6,6 @@
     asr.py      transcripts, partial and final (Whisper tiny.en through faster-whisper)
     face.py     the user's face from camera frames (MediaPipe FaceLandmarker), smoothed and calibrated
 
-Every component takes audio as int16 at 16 kHz (`audio.SAMPLE_RATE`) and reports times in seconds
+Every component takes audio as int16 at 16 kHz (`core.audio.ANALYSIS_RATE`) and reports times in seconds
 from the first sample it was given, so files, devices and engine-sent PCM go through one path.
 """
-
-SAMPLE_RATE = 16000

@@ -14,41 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import soxr
-
-from avbridge.perception import SAMPLE_RATE
-
-
-def to_16k(pcm: np.ndarray, rate: int) -> np.ndarray:
-    """int16 (or float in -1..1) mono or (n, channels) at `rate` -> int16 mono at 16 kHz."""
-    x = np.asarray(pcm)
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    if x.dtype.kind == "f":
-        x = x * 32767.0
-    x = x.astype(np.float32)
-    if rate != SAMPLE_RATE:
-        x = soxr.resample(x, int(rate), SAMPLE_RATE)
-    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
-
-
-class Resampler:
-    """Streaming resampling to 16 kHz (libsoxr): pieces of any size in, no clicks at the seams, the
-    same samples as resampling the whole at once (up to the filter's short delay)."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate = int(rate)
-        self._stream = None if self.rate == SAMPLE_RATE else soxr.ResampleStream(self.rate, SAMPLE_RATE, 1, dtype="int16")
-
-    def push(self, pcm: np.ndarray) -> np.ndarray:
-        pcm = np.ascontiguousarray(pcm, np.int16)
-        return pcm if self._stream is None else self._stream.resample_chunk(pcm)
-
-    def flush(self) -> np.ndarray:
-        """The samples still inside the filter, once the input has ended."""
-        if self._stream is None:
-            return np.zeros(0, np.int16)
-        return self._stream.resample_chunk(np.zeros(0, np.int16), last=True)
+from avbridge.core.audio import ANALYSIS_RATE, Resampler, read_wav, to_analysis_rate
 
 
 class AudioSource(Protocol):
@@ -61,10 +27,9 @@ class FileSource:
     clock the way a microphone delivers them."""
 
     def __init__(self, path: str | Path, chunk_s: float = 0.02, realtime: bool = False) -> None:
-        import scipy.io.wavfile
-        rate, data = scipy.io.wavfile.read(str(path))
-        self.samples = to_16k(data, rate)
-        self.chunk = max(1, int(round(chunk_s * SAMPLE_RATE)))
+        data, rate = read_wav(path)
+        self.samples = to_analysis_rate(data, rate)
+        self.chunk = max(1, int(round(chunk_s * ANALYSIS_RATE)))
         self.realtime = realtime
         self._pos = 0
         self._t0: float | None = None
@@ -75,7 +40,7 @@ class FileSource:
         if self.realtime:
             if self._t0 is None:
                 self._t0 = time.monotonic()
-            due = self._t0 + (self._pos + self.chunk) / SAMPLE_RATE
+            due = self._t0 + (self._pos + self.chunk) / ANALYSIS_RATE
             time.sleep(max(0.0, due - time.monotonic()))
         piece = self.samples[self._pos:self._pos + self.chunk]
         self._pos += self.chunk

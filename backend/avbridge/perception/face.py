@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from avbridge.arkit import INDEX
+from avbridge.core.arkit import INDEX
 
 MODEL_BYTES = 3_758_596
 

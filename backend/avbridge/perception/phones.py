@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from avbridge.perception import SAMPLE_RATE
-from avbridge.speech import Phoneme
+from avbridge.core.audio import ANALYSIS_RATE
+from avbridge.core.phonemes import Phoneme
 from avbridge.speech.timeline import PAUSE
 
 ARPABET_TO_IPA = {
@@ -46,7 +46,7 @@ def force_align(pcm: np.ndarray, text: str) -> list[Phoneme]:
     Words missing from the dictionary make the alignment fail with ValueError naming them."""
     from pocketsphinx import Decoder
     words = [w for w in "".join(c.lower() if c.isalpha() or c in "' " else " " for c in text).split()]
-    decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+    decoder = Decoder(samprate=ANALYSIS_RATE, loglevel="FATAL")
     missing = [w for w in words if decoder.lookup_word(w) is None]
     if missing:
         raise ValueError(f"not in the pronouncing dictionary: {', '.join(sorted(set(missing)))}")

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avbridge.motion.prosody import pitch
-from avbridge.perception import SAMPLE_RATE
+from avbridge.core.signal import pitch
+from avbridge.core.audio import ANALYSIS_RATE
 
 WINDOW = 512                 # samples: the window Silero v6 takes at 16 kHz
-WINDOW_S = WINDOW / SAMPLE_RATE
+WINDOW_S = WINDOW / ANALYSIS_RATE
 ONSET_CHUNKS = 2
 PAUSE_DROP_DB = 20.0
 LEVEL_DECAY_DB = 0.05        # per window: the speech level forgets a loud passage at 1.5 dB/s
@@ -89,7 +89,7 @@ class VoiceActivity:
         events: list[VoiceEvent] = []
         while len(self._pending) >= WINDOW:
             window, self._pending = self._pending[:WINDOW], self._pending[WINDOW:]
-            start = self._consumed / SAMPLE_RATE
+            start = self._consumed / ANALYSIS_RATE
             self._consumed += WINDOW
             events.extend(self._step(window, start))
         return events
@@ -97,15 +97,15 @@ class VoiceActivity:
     @property
     def time(self) -> float:
         """Seconds of audio analysed so far."""
-        return self._consumed / SAMPLE_RATE
+        return self._consumed / ANALYSIS_RATE
 
     def _step(self, window: np.ndarray, start: float) -> list[VoiceEvent]:
         x = window.astype(np.float32) / 32768.0
         with self._torch.no_grad():
-            p = float(self._model(self._torch.from_numpy(x), SAMPLE_RATE))
+            p = float(self._model(self._torch.from_numpy(x), ANALYSIS_RATE))
         rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-9)
         level_db = 20 * np.log10(rms)
-        f0 = float(pitch(window, SAMPLE_RATE, np.array([WINDOW]), np.array([1.0 if p > 0.5 else 0.0]))[0])
+        f0 = float(pitch(window, ANALYSIS_RATE, np.array([WINDOW]), np.array([1.0 if p > 0.5 else 0.0]))[0])
         self.windows.append(VoiceWindow(start, p, level_db, f0))
         if f0 > 0:
             self.pitch_level = f0 if self.pitch_level <= 0 else self.pitch_level + PITCH_LEVEL_RATE * (f0 - self.pitch_level)

@@ -8,14 +8,14 @@ video is the sync in the track.
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from avbridge.core.audio import write_wav
 from avbridge.render.face_mesh import FaceMesh
-from avbridge.takes import Take
+from avbridge.takes.read import Take
 
 
 def render_preview(take: Take, out_dir: Path, fps: float = 30.0, size: int = 512, sheet_frames: int = 12) -> dict[str, Path]:
@@ -31,11 +31,7 @@ def render_preview(take: Take, out_dir: Path, fps: float = 30.0, size: int = 512
     audio_path = None
     if take.pcm is not None:
         audio_path = out_dir / "preview_audio.wav"
-        with wave.open(str(audio_path), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(take.sample_rate)
-            w.writeframes(take.pcm.astype("<i2").tobytes())
+        write_wav(audio_path, take.pcm, take.sample_rate)
     video_path = out_dir / "preview.mp4"
     writer = imageio_ffmpeg.write_frames(str(video_path), (size, size), fps=fps, codec="libx264", quality=7,
                                          pix_fmt_out="yuv420p", macro_block_size=16,

@@ -24,9 +24,10 @@ from typing import Sequence
 import numpy as np
 
 from avbridge.motion.visemes import VISEME_INDEX, VISEMES, viseme_of
-from avbridge.perception import SAMPLE_RATE
-from avbridge.speech import Phoneme
-from avbridge.track import Track, quaternion_to_yaw_pitch_roll, yaw_pitch_roll_to_quaternion
+from avbridge.core.audio import ANALYSIS_RATE
+from avbridge.core.phonemes import Phoneme
+from avbridge.core.track import Track
+from avbridge.core.rotation import quaternion_to_yaw_pitch_roll, yaw_pitch_roll_to_quaternion
 
 MEL_BINS = 40
 SUBFRAMES = 2
@@ -40,7 +41,7 @@ MOTION_DIM = 52 + 3
 HEAD = slice(52, 55)
 
 
-def _mel_filterbank(bins: int = MEL_BINS, n_fft: int = WINDOW, rate: int = SAMPLE_RATE,
+def _mel_filterbank(bins: int = MEL_BINS, n_fft: int = WINDOW, rate: int = ANALYSIS_RATE,
                     low: float = 60.0, high: float = 7600.0) -> np.ndarray:
     """(bins, n_fft // 2 + 1) triangular filters evenly spaced on the mel scale."""
     def mel(f):
@@ -66,7 +67,7 @@ _HANN = np.hanning(WINDOW).astype(np.float32)
 
 def samples_needed(frames: int, fps: float) -> int:
     """Samples (16 kHz) of audio that the features of frames 0 .. frames-1 read."""
-    return int(np.ceil(((frames - 1) / fps + 1 / (4 * fps)) * SAMPLE_RATE)) + WINDOW // 2 + 1 if frames else 0
+    return int(np.ceil(((frames - 1) / fps + 1 / (4 * fps)) * ANALYSIS_RATE)) + WINDOW // 2 + 1 if frames else 0
 
 
 def audio_features(pcm: np.ndarray, first_frame: int, frames: int, fps: float,
@@ -77,7 +78,7 @@ def audio_features(pcm: np.ndarray, first_frame: int, frames: int, fps: float,
     x = np.asarray(pcm, np.float32) / 32768.0
     centres = (np.arange(first_frame, first_frame + frames)[:, None]
                + (np.arange(SUBFRAMES) + 0.5) / SUBFRAMES - 0.5) / fps
-    starts = np.round(centres.reshape(-1) * SAMPLE_RATE).astype(np.int64) - WINDOW // 2 - pcm_offset
+    starts = np.round(centres.reshape(-1) * ANALYSIS_RATE).astype(np.int64) - WINDOW // 2 - pcm_offset
     index = starts[:, None] + np.arange(WINDOW)
     inside = (index >= 0) & (index < len(x))
     segments = np.where(inside, x[np.clip(index, 0, max(len(x) - 1, 0))] if len(x) else 0.0, 0.0)

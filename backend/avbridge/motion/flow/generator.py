@@ -29,13 +29,15 @@ import torch
 
 from avbridge.motion import MotionParams, frames_covering
 from avbridge.motion.emotion import emotion_pose
-from avbridge.motion.flow.features import (HEAD, MOTION_DIM, SAMPLE_RATE, USER_DIM, WINDOW, audio_features,
+from avbridge.core.audio import ANALYSIS_RATE
+from avbridge.motion.flow.features import (HEAD, MOTION_DIM, USER_DIM, WINDOW, audio_features,
                                            interpolate_rows, samples_needed, viseme_tokens)
 from avbridge.motion.flow.model import FlowMotionModel
 from avbridge.motion.procedural import ProceduralStream
-from avbridge.perception.audio import Resampler
-from avbridge.speech import Phoneme
-from avbridge.track import Track, yaw_pitch_roll_to_quaternion
+from avbridge.core.audio import Resampler
+from avbridge.core.phonemes import Phoneme
+from avbridge.core.track import Track
+from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
 
 
 WINDOWS_PER_PUSH = 1
@@ -86,7 +88,7 @@ class WindowedSampler:
         """New frames in the next window the audio allows now (0: none until more audio, or,
         when `final`, none left)."""
         c = self.config
-        total = frames_covering(self.received, c.fps, SAMPLE_RATE)
+        total = frames_covering(self.received, c.fps, ANALYSIS_RATE)
         new = min(self.window, total - self.made)
         if new <= 0 or (not final and (new < self.window or
                                        samples_needed(self.made + new + c.lookahead, c.fps) > self.received)):
@@ -129,7 +131,7 @@ class WindowedSampler:
             self.motion = self.motion[kept_motion - self.motion_start:]
             self.motion_start = kept_motion
         # The earliest sample a later window reads: its first subframe centre less half a window.
-        first_sample = int(np.floor((keep_from - 0.5) / c.fps * SAMPLE_RATE)) - WINDOW // 2 - 1
+        first_sample = int(np.floor((keep_from - 0.5) / c.fps * ANALYSIS_RATE)) - WINDOW // 2 - 1
         if first_sample > self.pcm_start:
             self.pcm = self.pcm[first_sample - self.pcm_start:]
             self.pcm_start = first_sample

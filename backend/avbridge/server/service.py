@@ -21,17 +21,17 @@ from typing import Callable
 import numpy as np
 
 import avbridge
-from avbridge.arkit import ARKIT_BLENDSHAPES
-from avbridge.config import ServerConfig
+from avbridge.core.arkit import ARKIT_BLENDSHAPES
+from avbridge.server.config import ServerConfig
 from avbridge.motion import MotionParams, load_generator
 from avbridge.motion.emotion import EMOTIONS
 from avbridge.protocol import Message, ProtocolError, decode, encode
 from avbridge.protocol.schema import CLIENT, LIVE_MODES, VERSION
-from avbridge.live_service import LiveRunner, MAX_QUEUED_AUDIO_S
+from avbridge.server.live import LiveRunner, MAX_QUEUED_AUDIO_S
 from avbridge.perception.face import FaceObservation
-from avbridge.turns import BARGE_IN_POLICIES
+from avbridge.live.turns import BARGE_IN_POLICIES
 from avbridge.motion.idle import IdleStream
-from avbridge.session import AudioUtterance, IdleState, SayProducer, Session, SpeechCache, Utterance
+from avbridge.server.session import AudioUtterance, IdleState, SayProducer, Session, SpeechCache, Utterance
 from avbridge.speech import ENGINES, SpeechEngine, load_best_engine
 from avbridge.speech.text import chunk as chunk_text, normalize
 

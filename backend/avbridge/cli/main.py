@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from avbridge.config import ServerConfig
-from avbridge.logs import setup_logging
+from avbridge.server.config import ServerConfig
+from avbridge.cli.logs import setup_logging
 
 log = logging.getLogger("avbridge")
 
@@ -112,7 +112,7 @@ def _endpoint(args) -> str:
     if args.connect:
         yield args.connect
         return
-    from avbridge.transport.server import Server
+    from avbridge.server.transport import Server
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:0", mirror_endpoint=None,
                                  voice=args.voice, fps=args.fps, motion=args.motion)).start()
     try:
@@ -123,9 +123,9 @@ def _endpoint(args) -> str:
 
 def _say_to_files(args, text: str, out: Path) -> int:
     from avbridge.client import Client
-    from avbridge.export import write_take
+    from avbridge.takes.write import write_take
     from avbridge.motion.metrics import lip_closure
-    from avbridge.speech import Phoneme
+    from avbridge.core.phonemes import Phoneme
 
     with _endpoint(args) as endpoint, Client(endpoint, timeout=120) as client:
         session = client.open(fps=args.fps, voice=args.voice, realtime=False)
@@ -152,11 +152,8 @@ def _play_if_possible(wav: Path) -> None:
     except (ImportError, OSError):
         print("(no audio playback: install sounddevice to hear the take; the wav is written)")
         return
-    import wave
-
-    import numpy as np
-    with wave.open(str(wav)) as w:
-        rate, pcm = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    from avbridge.core.audio import read_wav_mono
+    pcm, rate = read_wav_mono(wav)
     try:
         sounddevice.play(pcm, rate, blocking=True)
     except Exception as exc:  # sounddevice imports without a device, then fails here
@@ -176,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args) -> int:
     if args.command == "serve":
-        from avbridge.transport.server import Server
+        from avbridge.server.transport import Server
         config = ServerConfig(endpoint=args.bind, mirror_endpoint=None if args.mirror == "off" else args.mirror,
                               voice=args.voice, fps=args.fps, lead_s=args.lead, motion=args.motion)
         if args.workers:
@@ -192,25 +189,25 @@ def _run(args) -> int:
         _play_if_possible(Path(args.out) / "speech.wav")
         return code
     if args.command == "inspect":
-        from avbridge.inspect import inspect_sheet
-        from avbridge.takes import load_take
+        from avbridge.takes.inspect import inspect_sheet
+        from avbridge.takes.read import load_take
         takes = [load_take(args.take)] + ([load_take(args.compare)] if args.compare else [])
         out = Path(args.out) if args.out else Path(str(Path(args.take).with_suffix("")) + "_sheet.png")
         print(f"wrote {inspect_sheet(takes, out)}")
         return 0
     if args.command == "preview":
         from avbridge.render.preview import render_preview
-        from avbridge.takes import load_take
+        from avbridge.takes.read import load_take
         take = load_take(args.take)
         out = Path(args.out) if args.out else (Path(args.take) if Path(args.take).is_dir() else Path(args.take).parent)
         for kind, path in render_preview(take, out, args.fps, args.size).items():
             print(f"  {kind:6s} {path}")
         return 0
     if args.command in ("dataset", "train"):
-        from avbridge.motion.flow.train import command
+        from avbridge.training.train import command
         return command(args)
     if args.command == "bench":
-        from avbridge.bench import run_bench
+        from avbridge.cli.bench import run_bench
         return run_bench(args)
     return 2
 

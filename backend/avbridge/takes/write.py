@@ -10,23 +10,15 @@ from __future__ import annotations
 
 import csv
 import json
-import wave
 from pathlib import Path
 
 import numpy as np
 
-from avbridge.arkit import ARKIT_BLENDSHAPES, LIVE_LINK_FACE_EXTRA_COLUMNS, LIVE_LINK_FACE_ORDER, upper_camel
-from avbridge.track import Track
+from avbridge.core.audio import write_wav
+from avbridge.core.arkit import ARKIT_BLENDSHAPES, LIVE_LINK_FACE_EXTRA_COLUMNS, LIVE_LINK_FACE_ORDER, upper_camel
+from avbridge.core.track import Track
 
 _LLF_COLUMN_INDEX = [ARKIT_BLENDSHAPES.index(name) for name in LIVE_LINK_FACE_ORDER]
-
-
-def write_wav(path: Path, pcm: np.ndarray, sample_rate: int) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sample_rate)
-        w.writeframes(np.asarray(pcm, "<i2").tobytes())
 
 
 def timecode(seconds: float) -> str:
@@ -68,7 +60,7 @@ def write_events(path: Path, events: list[dict], start: float = 0.0) -> None:
 def write_take(out_dir: Path, pcm: np.ndarray, sample_rate: int, track: Track, events: list[dict],
                start: float = 0.0, title: str = "") -> dict[str, Path]:
     """Write speech.wav, track.csv, events.jsonl and plot.png into `out_dir`; return the paths."""
-    from avbridge.export.plot import plot_take
+    from avbridge.takes.plot import plot_take
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

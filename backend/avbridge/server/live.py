@@ -25,17 +25,18 @@ from typing import Callable
 
 import numpy as np
 
-from avbridge.live import LiveInput, TranscriptJob
+from avbridge.live.input import LiveInput, TranscriptJob
 from avbridge.motion.idle import IdleStream
 from avbridge.motion.listening import ListeningLayer
 from avbridge.motion.visemes import MOUTH_CHANNELS
-from avbridge.perception import SAMPLE_RATE
-from avbridge.perception.audio import Resampler
+from avbridge.core.audio import ANALYSIS_RATE
+from avbridge.core.audio import Resampler
 from avbridge.perception.face import FaceObservation
 from avbridge.protocol import Message
-from avbridge.session import Session, Utterance
-from avbridge.track import Track
-from avbridge.turns import TurnTaking
+from avbridge.server.session import Session, Utterance
+from avbridge.core.rotation import slerp
+from avbridge.core.track import Track
+from avbridge.live.turns import TurnTaking
 
 log = logging.getLogger("avbridge.live")
 
@@ -268,7 +269,7 @@ class LiveRunner:
         camera sees it, else the voice's mouth."""
         if live.stream is None:
             utt = Utterance(id=f"live{session.next_utterance_id()[1:]}", re=0, kind="idle")
-            session.begin(utt, SAMPLE_RATE, audio=False)
+            session.begin(utt, ANALYSIS_RATE, audio=False)
             live.stream, live.first_user_frame = utt, first_user_frame
             live.base = IdleStream(session.fps, session.params, session.seed)
             live.anchor = utt.start - first_user_frame / session.fps
@@ -290,7 +291,7 @@ class LiveRunner:
             if face is not None:
                 w = live.face_weight
                 shapes[i] = (1 - w) * shapes[i] + w * face.weights
-                head[i, :4] = _slerp(head[i, :4], face.head[:4], w)
+                head[i, :4] = slerp(head[i, :4], face.head[:4], w)
                 head[i, 4:] = (1 - w) * head[i, 4:] + w * face.head[4:]
         np.clip(shapes, 0, 1, out=shapes)
         track = Track(session.fps, shapes, head, base.gaze, live.frames_out)
@@ -303,9 +304,3 @@ class LiveRunner:
             if holding is not None:
                 live.lips_delays.append(session.now() - holding)
 
-
-def _slerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
-    if np.dot(a, b) < 0:
-        b = -b
-    q = (1 - w) * a + w * b
-    return q / max(float(np.linalg.norm(q)), 1e-9)

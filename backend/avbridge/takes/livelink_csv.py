@@ -1,7 +1,7 @@
 """Reading Live Link Face CSV takes (the iPhone app's recordings, and avbridge's own track.csv).
 
 Layout, as the app writes it: `Timecode,BlendShapeCount,` then 52 blendshapes in Live Link Face's
-order (`avbridge.arkit.LIVE_LINK_FACE_ORDER`, UpperCamel names), then HeadYaw, HeadPitch, HeadRoll
+order (`avbridge.core.arkit.LIVE_LINK_FACE_ORDER`, UpperCamel names), then HeadYaw, HeadPitch, HeadRoll
 and yaw/pitch/roll of each eye. Details handled here:
 
 - the count column is spelled BlendShapeCount or BlendshapeCount;
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from avbridge.arkit import ARKIT_BLENDSHAPES, LIVE_LINK_FACE_EXTRA_COLUMNS, LIVE_LINK_FACE_ORDER, upper_camel
-from avbridge.track import Track, yaw_pitch_roll_to_quaternion
+from avbridge.core.arkit import ARKIT_BLENDSHAPES, LIVE_LINK_FACE_EXTRA_COLUMNS, LIVE_LINK_FACE_ORDER, upper_camel
+from avbridge.core.track import Track
+from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
 
 
 class TakeError(ValueError):

@@ -7,14 +7,14 @@ or any Live Link Face CSV (with a .wav of the same name beside it, if there is o
 from __future__ import annotations
 
 import json
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from avbridge.livelink import read_csv
-from avbridge.track import Track
+from avbridge.core.audio import read_wav
+from avbridge.takes.livelink_csv import read_csv
+from avbridge.core.track import Track
 
 
 @dataclass
@@ -40,10 +40,8 @@ def load_take(path: str | Path) -> Take:
     take = read_csv(csv_path)
     result = Take(path.name if path.is_dir() else path.stem, take.track, valid=take.valid)
     if wav_path.exists():
-        with wave.open(str(wav_path)) as w:
-            result.sample_rate = w.getframerate()
-            audio = np.frombuffer(w.readframes(w.getnframes()), "<i2")
-            result.pcm = audio.reshape(-1, w.getnchannels())[:, 0].copy()
+        pcm, result.sample_rate = read_wav(wav_path)
+        result.pcm = pcm if pcm.ndim == 1 else pcm[:, 0].copy()
     if events_path.exists():
         result.events = [json.loads(line) for line in events_path.read_text().splitlines() if line.strip()]
     return result

@@ -1,7 +1,7 @@
 """Track: the animation of one avatar on a fixed frame grid.
 
 Shapes (T frames):
-    blendshapes  (T, 52) float32, ARKit weights in [0, 1], order `avbridge.arkit.ARKIT_BLENDSHAPES`
+    blendshapes  (T, 52) float32, ARKit weights in [0, 1], order `avbridge.core.arkit.ARKIT_BLENDSHAPES`
     head         (T, 7)  float32, unit quaternion (x, y, z, w) then translation (x, y, z) in metres
     gaze         (T, 4)  float32, left eye yaw, left eye pitch, right eye yaw, right eye pitch (radians)
 
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avbridge.arkit import ARKIT_BLENDSHAPES
+from avbridge.core.arkit import ARKIT_BLENDSHAPES
+from avbridge.core.rotation import quaternion_to_yaw_pitch_roll
 
 FRAME_WIDTH = 52 + 7 + 4
 """float32 values per frame on the wire: blendshapes, head pose, gaze."""
@@ -79,25 +80,3 @@ class Track:
         """(T, 3) yaw, pitch, roll in radians from the head quaternions (Y-X-Z order)."""
         return quaternion_to_yaw_pitch_roll(self.head[:, :4])
 
-
-def yaw_pitch_roll_to_quaternion(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
-    """Intrinsic rotation yaw about y, then pitch about x, then roll about z -> (T, 4) x, y, z, w."""
-    cy, sy = np.cos(yaw / 2), np.sin(yaw / 2)
-    cp, sp = np.cos(pitch / 2), np.sin(pitch / 2)
-    cr, sr = np.cos(roll / 2), np.sin(roll / 2)
-    # q = q_yaw(y) * q_pitch(x) * q_roll(z)
-    w = cy * cp * cr + sy * sp * sr
-    x = cy * sp * cr + sy * cp * sr
-    y = sy * cp * cr - cy * sp * sr
-    z = cy * cp * sr - sy * sp * cr
-    return np.stack([x, y, z, w], axis=-1).astype(np.float32)
-
-
-def quaternion_to_yaw_pitch_roll(q: np.ndarray) -> np.ndarray:
-    """Inverse of `yaw_pitch_roll_to_quaternion` for |pitch| < 90 degrees -> (T, 3)."""
-    x, y, z, w = (np.asarray(q, np.float64)[:, i] for i in range(4))
-    sin_pitch = np.clip(2 * (w * x - y * z), -1.0, 1.0)
-    pitch = np.arcsin(sin_pitch)
-    yaw = np.arctan2(2 * (w * y + x * z), 1 - 2 * (x * x + y * y))
-    roll = np.arctan2(2 * (w * z + x * y), 1 - 2 * (x * x + z * z))
-    return np.stack([yaw, pitch, roll], axis=-1)

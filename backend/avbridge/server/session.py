@@ -19,17 +19,18 @@ import time
 from dataclasses import dataclass, field
 import numpy as np
 
-from avbridge.arkit import ARKIT_BLENDSHAPES
+from avbridge.core.arkit import ARKIT_BLENDSHAPES
 from avbridge.motion import MotionGenerator, MotionParams, MotionStream, text_emotion
 from avbridge.motion.idle import IdleStream
 from avbridge.motion.visemes import viseme_of
 from avbridge.protocol import FRAME_LAYOUT, Message
-from avbridge.speech import SpeechChunk, SpeechEngine
+from avbridge.speech import SpeechEngine
+from avbridge.core.phonemes import SpeechChunk
 from avbridge.speech.text import chunk as chunk_text, normalize
 from avbridge.speech.timeline import PAUSE
-from avbridge.track import Track
+from avbridge.core.track import Track
 
-log = logging.getLogger("avbridge.session")
+log = logging.getLogger("avbridge.server.session")
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from avbridge.motion.visemes import is_bilabial, lip_gap
-from avbridge.takes import Take
+from avbridge.takes.read import Take
 
 ROWS: list[tuple[str, list[str]]] = [
     ("jaw and lips apart", ["jawOpen", "mouthClose"]),

@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from avbridge.arkit import INDEX
+from avbridge.core.arkit import INDEX
 from avbridge.motion.listening import BackchannelPolicy, ListeningLayer
 from avbridge.motion.voice_lips import DEFAULT_DELAY_S, VoiceLips
-from avbridge.perception import SAMPLE_RATE
+from avbridge.core.audio import ANALYSIS_RATE
 from avbridge.perception.asr import Transcript
 from avbridge.perception.face import Calibration, FaceObservation, OneEuroFilter
 from avbridge.perception.vad import VoiceActivity
-from avbridge.turns import TurnTaking
+from avbridge.live.turns import TurnTaking
 
 LIVE_MODES = ("telepresence", "listen")
 PARTIAL_EVERY_S = 1.0
@@ -94,7 +94,7 @@ class LiveInput:
         for event in self.vad.push(pcm):
             if event.kind == "start":
                 # Keep the speech from its onset: the VAD decided 64 ms in.
-                back = int((self.vad.time - event.time) * SAMPLE_RATE)
+                back = int((self.vad.time - event.time) * ANALYSIS_RATE)
                 recent = np.concatenate([*self._turn_audio, pcm]) if self._turn_audio else pcm
                 self._turn_audio = [recent[-back:]] if back > 0 else []
                 self._turn_start, self._partial_at = event.time, event.time
@@ -124,12 +124,12 @@ class LiveInput:
     def transcript_job(self) -> TranscriptJob | None:
         if not self.transcripts or self.transcribing or not self._turn_audio:
             return None
-        audio = np.concatenate(self._turn_audio)[-int(MAX_TURN_S * SAMPLE_RATE):]
+        audio = np.concatenate(self._turn_audio)[-int(MAX_TURN_S * ANALYSIS_RATE):]
         final = not self.vad.speaking
         if not final and self.vad.time - self._partial_at < PARTIAL_EVERY_S:
             return None
         self._partial_at = self.vad.time
-        job = TranscriptJob(audio, self.vad.time - len(audio) / SAMPLE_RATE, final, self._turn)
+        job = TranscriptJob(audio, self.vad.time - len(audio) / ANALYSIS_RATE, final, self._turn)
         if final:
             self._turn_audio = []
         self.transcribing = True
@@ -141,7 +141,7 @@ class LiveInput:
             return None
         if job.final:
             self.listening.concern = max(self.listening.concern * 0.5, _text_concern(transcript.text))
-        return ("transcript", job.start + len(job.audio) / SAMPLE_RATE,
+        return ("transcript", job.start + len(job.audio) / ANALYSIS_RATE,
                 {"text": transcript.text, "final": job.final})
 
     # -- face -----------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ import threading
 
 import zmq
 
-from avbridge.config import ServerConfig
-from avbridge.service import Service
+from avbridge.server.config import ServerConfig
+from avbridge.server.service import Service
 
 log = logging.getLogger("avbridge.server")
 

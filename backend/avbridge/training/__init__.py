@@ -1,0 +1,1 @@
+"""Training the learned motion model (`avbridge train`). Nothing the server runs imports this."""

@@ -1,1 +1,0 @@
-"""Sockets: the ZeroMQ server (and the client's socket, in avbridge.client)."""
