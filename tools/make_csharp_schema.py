@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
 from avbridge.core.arkit import ARKIT_BLENDSHAPES  # noqa: E402
-from avbridge.protocol.schema import MAX_BULK_BYTES, MAX_HEADER_BYTES, TYPES, VERSION  # noqa: E402
+from avbridge.protocol.schema import MAX_BULK_BYTES, MAX_HEADER_BYTES, RANGES, TYPES, VERSION  # noqa: E402
 
 CORE = ROOT / "unity_plugin" / "Runtime" / "Core"
 TARGET = CORE / "Protocol" / "Schema.cs"
@@ -57,12 +57,20 @@ namespace Avbridge.Core.Protocol
         public readonly string BulkKind;
         public readonly List<KeyValuePair<string, string>> Required = new List<KeyValuePair<string, string>>();
         public readonly List<KeyValuePair<string, string>> Optional = new List<KeyValuePair<string, string>>();
+        // Inclusive value ranges of request fields (SPEC 6.1), checked right after each field's kind.
+        public readonly Dictionary<string, double[]> Ranges = new Dictionary<string, double[]>();
 
         public MessageType(string name, string sender, int bulk, string bulkKind, string[] required, string[] optional)
         {
             Name = name; Sender = sender; Bulk = bulk; BulkKind = bulkKind;
             for (int i = 0; i < required.Length; i += 2) Required.Add(new KeyValuePair<string, string>(required[i], required[i + 1]));
             for (int i = 0; i < optional.Length; i += 2) Optional.Add(new KeyValuePair<string, string>(optional[i], optional[i + 1]));
+        }
+
+        public MessageType Range(string field, double lo, double hi)
+        {
+            Ranges[field] = new[] { lo, hi };
+            return this;
         }
 
         public string KindOf(string field)
@@ -100,9 +108,10 @@ def render() -> str:
     for t in TYPES.values():
         required = ", ".join(f'"{k}", "{v}"' for k, v in t.required.items())
         optional = ", ".join(f'"{k}", "{v}"' for k, v in t.optional.items())
+        ranges = "".join(f'\n                .Range("{k}", {lo!r}, {hi!r})' for k, (lo, hi) in RANGES.get(t.name, {}).items())
         lines.append(f'            Add(new MessageType("{t.name}", "{t.sender}", {t.bulk}, "{t.bulk_kind}",\n'
                      f'                new string[] {{ {required} }},\n'
-                     f'                new string[] {{ {optional} }}));')
+                     f'                new string[] {{ {optional} }}){ranges});')
     return HEAD % {"version": VERSION, "header": MAX_HEADER_BYTES, "bulk": MAX_BULK_BYTES} + "\n".join(lines) + "\n" + TAIL
 
 

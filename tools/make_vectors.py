@@ -132,6 +132,11 @@ def invalid_cases() -> list[tuple[str, list[bytes]]]:
         ("open_live_is_bool", [pack({"v": 1, "type": "open", "seq": 1, "live": True})]),
         ("frames_wrong_size", [pack({"v": 1, "type": "frames", "seq": 1, "session": "s1", "utterance": "u",
                                      "time": 0.0, "first": 0, "count": 2}), b"\x00" * 252]),
+        # A value out of range is found at step 7, before the bulk frames are counted (step 8).
+        ("speak_audio_rate_out_of_range_without_bulk", [pack({"v": 1, "type": "speak_audio", "seq": 1, "session": "s1",
+                                                              "utterance": "u", "sample_rate": 5, "offset": 0, "final": True})]),
+        ("open_fps_0_with_bulk", [pack({"v": 1, "type": "open", "seq": 1, "fps": 0.0}), b"\x00\x00"]),
+        ("set_gaze_out_of_range", [pack({"v": 1, "type": "set", "seq": 1, "session": "s1", "gaze_yaw": 0.75})]),
     ]
 
 

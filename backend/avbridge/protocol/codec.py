@@ -16,7 +16,7 @@ from typing import Any
 import msgpack
 
 from avbridge.protocol.schema import (
-    HEADER_FIELDS, MAX_BULK_BYTES, MAX_HEADER_BYTES, SUPPORTED_VERSIONS, TYPES, USER_FACE_LAYOUT, VERSION,
+    HEADER_FIELDS, MAX_BULK_BYTES, MAX_HEADER_BYTES, RANGES, SUPPORTED_VERSIONS, TYPES, USER_FACE_LAYOUT, VERSION,
 )
 
 
@@ -141,11 +141,12 @@ def decode(frames: list[bytes], max_bulk_bytes: int = MAX_BULK_BYTES, sender: st
         raise ProtocolError("unexpected_type", f"'{type_name}' is sent by {spec.sender}s, not {sender}s", seq)
     seq = _field(header, "seq", "uint", "", seq)
     fields: dict[str, Any] = {}
+    ranges = RANGES.get(type_name, {})
     for name, kind in spec.required.items():
-        fields[name] = _field(header, name, kind, f"{type_name}: ", seq)
+        fields[name] = _field(header, name, kind, f"{type_name}: ", seq, ranges.get(name))
     for name, kind in spec.optional.items():
         if name in header:
-            fields[name] = _field(header, name, kind, f"{type_name}: ", seq)
+            fields[name] = _field(header, name, kind, f"{type_name}: ", seq, ranges.get(name))
     # Keys the table does not know are ignored, so that a newer minor revision can add fields.
     bulk = [bytes(b) for b in frames[1:]]
     if len(bulk) != spec.bulk:
@@ -179,13 +180,25 @@ def _unpack(head: bytes) -> dict:
     return header
 
 
-def _field(header: dict, name: str, kind: str, prefix: str, seq: int | None) -> Any:
+def _field(header: dict, name: str, kind: str, prefix: str, seq: int | None,
+           limits: tuple[float, float] | None = None) -> Any:
     if name not in header:
         raise ProtocolError("missing_field", f"{prefix}missing field '{name}'", seq)
     value = header[name]
     if not _kind_ok(kind, value):
         raise ProtocolError("bad_field", f"{prefix}field '{name}' must be {_KIND_NAMES[kind]}", seq)
+    if limits is not None and not limits[0] <= value <= limits[1]:
+        raise ProtocolError("bad_field", f"{prefix}{name} {format_number(value)} is outside "
+                                         f"{format_number(limits[0])}..{format_number(limits[1])}", seq)
     return float(value) if kind == "float" else value
+
+
+def format_number(value: float) -> str:
+    """A number in an error sentence: integers without a point, others in the shortest form that
+    reads back to the same float (what C#'s "R" format also writes for these magnitudes)."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
 
 
 def _describe(value: Any) -> str:

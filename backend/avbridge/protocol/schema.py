@@ -92,6 +92,18 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
        {"reason": "str", "re": "uint"}),
 )}
 
+RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "open": {"fps": (1, 240), "intensity": (0, 1), "expressiveness": (0, 2), "barge_in_ms": (0, 10_000)},
+    "say": {"intensity": (0, 1)},
+    "speak_audio": {"sample_rate": (8000, 96000)},
+    "set": {"intensity": (0, 1), "expressiveness": (0, 2), "articulation": (0.2, 2), "blink_rate": (0, 60),
+            "gaze_yaw": (-0.6, 0.6), "gaze_pitch": (-0.6, 0.6), "calibrate": (0.2, 10)},
+    "user_audio": {"sample_rate": (8000, 96000)},
+}
+"""Inclusive value ranges of request fields (SPEC section 6.1). A decoder checks each right after
+the field's type, so that a value out of range is `bad_field` before the bulk frames are counted
+(SPEC section 7, steps 7 and 8). A server may accept less (a narrower fps range), never more."""
+
 HEADER_FIELDS = ("v", "type", "seq")
 """Present in every header, in this order of checking."""
 

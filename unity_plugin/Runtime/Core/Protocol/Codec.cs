@@ -75,9 +75,9 @@ namespace Avbridge.Core.Protocol
             object seqField = Field(header, "seq", "uint", "", seq);
             var message = new Message(typeName) { Seq = Convert.ToInt64(seqField), Version = Schema.Version };
             string prefix = typeName + ": ";
-            foreach (var field in spec.Required) message.Fields[field.Key] = Field(header, field.Key, field.Value, prefix, seq);
+            foreach (var field in spec.Required) message.Fields[field.Key] = InRange(spec, field.Key, Field(header, field.Key, field.Value, prefix, seq), prefix, seq);
             foreach (var field in spec.Optional)
-                if (header.ContainsKey(field.Key)) message.Fields[field.Key] = Field(header, field.Key, field.Value, prefix, seq);
+                if (header.ContainsKey(field.Key)) message.Fields[field.Key] = InRange(spec, field.Key, Field(header, field.Key, field.Value, prefix, seq), prefix, seq);
             // Keys the table does not know are ignored, so that a newer minor revision can add fields.
             for (int i = 1; i < frames.Count; i++) message.Bulk.Add(frames[i]);
             if (message.Bulk.Count != spec.Bulk)
@@ -135,6 +135,26 @@ namespace Avbridge.Core.Protocol
             if (kind == "float") return Convert.ToDouble(value, CultureInfo.InvariantCulture);
             if (kind == "map") return ToStringMap((MsgpackMap)value);
             return value;
+        }
+
+        // SPEC 7, step 7: a value outside its range is bad_field before the bulk frames are counted.
+        static object InRange(MessageType spec, string name, object value, string prefix, long? seq)
+        {
+            double[] range;
+            if (!spec.Ranges.TryGetValue(name, out range)) return value;
+            double v = Convert.ToDouble(value, CultureInfo.InvariantCulture);
+            if (v < range[0] || v > range[1])
+                throw new ProtocolException("bad_field", prefix + name + " " + FormatNumber(v) + " is outside "
+                                                         + FormatNumber(range[0]) + ".." + FormatNumber(range[1]), seq);
+            return value;
+        }
+
+        // As the Python reference writes numbers in sentences: whole numbers without a point, others
+        // in the shortest form that reads back to the same double.
+        static string FormatNumber(double v)
+        {
+            if (Math.Floor(v) == v && Math.Abs(v) < 1e15) return ((long)v).ToString(CultureInfo.InvariantCulture);
+            return v.ToString("R", CultureInfo.InvariantCulture);
         }
 
         static Dictionary<string, object> ToStringMap(MsgpackMap map)

@@ -14,12 +14,20 @@ namespace Avbridge.Core.Protocol
         public readonly string BulkKind;
         public readonly List<KeyValuePair<string, string>> Required = new List<KeyValuePair<string, string>>();
         public readonly List<KeyValuePair<string, string>> Optional = new List<KeyValuePair<string, string>>();
+        // Inclusive value ranges of request fields (SPEC 6.1), checked right after each field's kind.
+        public readonly Dictionary<string, double[]> Ranges = new Dictionary<string, double[]>();
 
         public MessageType(string name, string sender, int bulk, string bulkKind, string[] required, string[] optional)
         {
             Name = name; Sender = sender; Bulk = bulk; BulkKind = bulkKind;
             for (int i = 0; i < required.Length; i += 2) Required.Add(new KeyValuePair<string, string>(required[i], required[i + 1]));
             for (int i = 0; i < optional.Length; i += 2) Optional.Add(new KeyValuePair<string, string>(optional[i], optional[i + 1]));
+        }
+
+        public MessageType Range(string field, double lo, double hi)
+        {
+            Ranges[field] = new[] { lo, hi };
+            return this;
         }
 
         public string KindOf(string field)
@@ -50,25 +58,39 @@ namespace Avbridge.Core.Protocol
                 new string[] { "capabilities", "strs" }));
             Add(new MessageType("open", "client", 0, "",
                 new string[] {  },
-                new string[] { "fps", "float", "voice", "str", "motion", "str", "seed", "uint", "realtime", "bool", "idle", "bool", "emotion", "str", "intensity", "float", "expressiveness", "float", "live", "str", "barge_in", "str", "barge_in_ms", "uint", "transcripts", "bool" }));
+                new string[] { "fps", "float", "voice", "str", "motion", "str", "seed", "uint", "realtime", "bool", "idle", "bool", "emotion", "str", "intensity", "float", "expressiveness", "float", "live", "str", "barge_in", "str", "barge_in_ms", "uint", "transcripts", "bool" })
+                .Range("fps", 1, 240)
+                .Range("intensity", 0, 1)
+                .Range("expressiveness", 0, 2)
+                .Range("barge_in_ms", 0, 10000));
             Add(new MessageType("close", "client", 0, "",
                 new string[] { "session", "str" },
                 new string[] {  }));
             Add(new MessageType("say", "client", 0, "",
                 new string[] { "session", "str", "text", "str" },
-                new string[] { "utterance", "str", "emotion", "str", "intensity", "float" }));
+                new string[] { "utterance", "str", "emotion", "str", "intensity", "float" })
+                .Range("intensity", 0, 1));
             Add(new MessageType("speak_audio", "client", 1, "s16le",
                 new string[] { "session", "str", "utterance", "str", "sample_rate", "uint", "offset", "uint", "final", "bool" },
-                new string[] { "text", "str" }));
+                new string[] { "text", "str" })
+                .Range("sample_rate", 8000, 96000));
             Add(new MessageType("interrupt", "client", 0, "",
                 new string[] { "session", "str" },
                 new string[] { "utterance", "str" }));
             Add(new MessageType("set", "client", 0, "",
                 new string[] { "session", "str" },
-                new string[] { "emotion", "str", "intensity", "float", "expressiveness", "float", "articulation", "float", "blink_rate", "float", "gaze_yaw", "float", "gaze_pitch", "float", "thinking", "bool", "calibrate", "float" }));
+                new string[] { "emotion", "str", "intensity", "float", "expressiveness", "float", "articulation", "float", "blink_rate", "float", "gaze_yaw", "float", "gaze_pitch", "float", "thinking", "bool", "calibrate", "float" })
+                .Range("intensity", 0, 1)
+                .Range("expressiveness", 0, 2)
+                .Range("articulation", 0.2, 2)
+                .Range("blink_rate", 0, 60)
+                .Range("gaze_yaw", -0.6, 0.6)
+                .Range("gaze_pitch", -0.6, 0.6)
+                .Range("calibrate", 0.2, 10));
             Add(new MessageType("user_audio", "client", 1, "s16le",
                 new string[] { "session", "str", "sample_rate", "uint", "offset", "uint" },
-                new string[] {  }));
+                new string[] {  })
+                .Range("sample_rate", 8000, 96000));
             Add(new MessageType("user_face", "client", 1, "f32le",
                 new string[] { "session", "str", "time", "float" },
                 new string[] { "tracked", "bool" }));
