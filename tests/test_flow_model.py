@@ -265,10 +265,12 @@ def test_a_sentence_leaves_window_by_window_in_media_time_order(tiny_checkpoint,
     # A say pushes a whole sentence at once; the learned generator gives its frames a window at a
     # time, and the outbox keeps them in media-time order among the sentence's audio, so the I/O
     # thread (which sends from the head) never holds a frame behind later audio.
-    from avbridge.server.session import AudioUtterance, Session, Utterance
+    import time
+    from avbridge.server.producers import AudioUtterance
+    from avbridge.server.session import Session, Utterance
     from avbridge.speech import load_engine
     session = Session("s1", b"client", 30.0, load_engine("espeak"), FlowGenerator(tiny_checkpoint, device="cpu"),
-                      MotionParams(), realtime=False)
+                      MotionParams(), time.monotonic, realtime=False)
     utt = Utterance("u1", 1, "audio")
     stream = AudioUtterance(session, utt, 16000)
     stream.push(real_clip.pcm[:16000 * 3], final=True)

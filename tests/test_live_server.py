@@ -195,7 +195,11 @@ def test_a_live_client_that_vanishes_mid_stream_loses_only_its_session(live_serv
         session = client.open(live="telepresence")
         for i in range(20):
             session.user_audio(turn_audio()[i * 320:(i + 1) * 320], 16000)
-    time.sleep(1.0)        # the client's socket is closed: its stream meets ROUTER_MANDATORY
+    # The client's socket is closed: the server hears of it at once and closes its sessions once
+    # the grace period for a reconnect (the heartbeat timeout) has passed.
+    deadline = time.monotonic() + live_server.config.heartbeat_timeout_ms / 1000 + 3
+    while session.id in live_server.service.sessions and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert session.id not in live_server.service.sessions
     with Client(live_server.endpoint, timeout=20) as other:
         assert other.open().say("Fine.").track.blendshapes.shape[0] > 0

@@ -201,7 +201,7 @@ def test_set_moves_the_gaze_target(client):
     assert np.allclose(moved - plain, [0.3, -0.1, 0.3, -0.1], atol=1e-5)
     with pytest.raises(ServerError) as caught:
         session.set(gaze_yaw=2.0)
-    assert caught.value.message == "set: gaze_yaw 2 is outside -0.6..0.6 (radians)"
+    assert caught.value.message == "set: gaze_yaw 2 is outside -0.6..0.6"
 
 
 def test_set_changes_the_face(client):

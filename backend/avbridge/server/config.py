@@ -28,9 +28,11 @@ class ServerConfig:
     """An utterance starts on the timeline this long after its first audio is ready: the client's
     buffer from the first sample on."""
     workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
-    """Generator threads. One core is left to the I/O thread, whose sends are the stream's timing:
-    on 2 cores a second generator thread tripled the C# client's p99 frame latency (1.6 -> 3.9 ms),
-    and Piper's ONNX runtime already uses every core inside one call."""
+    """Worker threads that take any work (synthesis first by deadline); one more takes only light
+    work (idle motion, live input, engine audio), so that never waits behind synthesis. One core
+    is left to the I/O thread, whose sends are the stream's timing: on 2 cores a second synthesis
+    thread tripled the C# client's p99 frame latency (1.6 -> 3.9 ms), and Piper's ONNX runtime
+    already uses every core inside one call."""
     max_sessions: int = 512
     max_sessions_per_client: int = 64
     max_queued_utterances: int = 16
@@ -39,8 +41,18 @@ class ServerConfig:
     transport_max_bytes: int = 16 * 1024 * 1024
     """ZMQ_MAXMSGSIZE: a peer sending a bigger frame is disconnected by ZeroMQ itself."""
     heartbeat_ms: int = 1000
+    """ZMTP PING interval the server uses and recommends to clients (welcome.heartbeat_ms)."""
     heartbeat_timeout_ms: int = 5000
+    """Liveness: a client whose connection closed (or that TCP gave up on) and that has not come
+    back with its routing id within this long has its sessions closed. A client that only stops
+    reading keeps its connection (its kernel still acknowledges) and is never timed out."""
     send_hwm: int = 2000
+    max_backlog_bytes: int = 64 * 1024 * 1024
+    """Stream bytes the server holds for one client that does not read; past this, the biggest of
+    its streams ends with status error (welcome.max_backlog_bytes)."""
+    switch_interval_s: float | None = 0.0005
+    """The interpreter's thread switch interval while the server runs (restored when it stops):
+    with the default 5 ms, a send that is due can wait that long behind a generator thread."""
     speech_cache_entries: int = 256
     min_fps: float = 1.0
     max_fps: float = 240.0

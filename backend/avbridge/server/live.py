@@ -1,8 +1,10 @@
 """Live sessions in the server: user audio and faces in, turn events, listening and puppet frames out.
 
-The service's I/O thread only validates and queues; `LiveRunner` processes each session's input on
-the worker pool, one drain at a time per session so the audio stays in order, and puts what comes
-out on the session's outbox like any other stream message:
+The service's I/O thread only validates and queues; `LiveRunner` processes each session's input as
+the session's own light tasks (server/scheduler.py: one at a time, in order, never behind another
+session's synthesis), and puts what comes out on the session's outbox like any other stream
+message. Every change to the live state (turn-taking, listening, calibration) happens in those
+tasks; transcription runs as keyless heavy work and hands its result back as a session task:
   - events (`state`, `user_speech_start`, `user_speech_end`, `transcript`, `barge_in`,
     `backchannel`) go on the stream playing at the time: the line being said, else the idle (listen)
     or live (telepresence) stream;
@@ -19,24 +21,23 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
+from avbridge.core.audio import ANALYSIS_RATE, Resampler
+from avbridge.core.rotation import slerp
+from avbridge.core.track import Track
 from avbridge.live.input import LiveInput, TranscriptJob
+from avbridge.live.turns import TurnTaking
 from avbridge.motion.idle import IdleStream
 from avbridge.motion.listening import ListeningLayer
 from avbridge.motion.visemes import MOUTH_CHANNELS
-from avbridge.core.audio import ANALYSIS_RATE
-from avbridge.core.audio import Resampler
 from avbridge.perception.face import FaceObservation
-from avbridge.protocol import Message
+from avbridge.protocol import ProtocolError
+from avbridge.server.scheduler import HEAVY, LIGHT
 from avbridge.server.session import Session, Utterance
-from avbridge.core.rotation import slerp
-from avbridge.core.track import Track
-from avbridge.live.turns import TurnTaking
 
 log = logging.getLogger("avbridge.live")
 
@@ -68,10 +69,13 @@ class LiveState:
 
 
 class LiveRunner:
-    def __init__(self, pool, wake: Callable[[], None], playout_delay_s: float) -> None:
+    def __init__(self, pool: Any, wake: Callable[[], None], playout_delay_s: float) -> None:
         self._pool = pool
         self._wake = wake
         self._playout = playout_delay_s
+
+    def _task(self, session: Session, fn: Callable[[], None], name: str) -> None:
+        self._pool.submit(fn, lane=LIGHT, deadline=session.clock(), key=session.id, name=name)
 
     def open(self, session: Session, mode: str, barge_in: str, barge_in_ms: int, transcripts: bool) -> None:
         turns = TurnTaking(policy=barge_in, after_ms=barge_in_ms, think_after_turn=(mode == "listen"))
@@ -79,8 +83,34 @@ class LiveRunner:
         session.live = LiveState(LiveInput(mode, session.fps, turns, listening, transcripts=transcripts and mode == "listen"))
         if mode == "telepresence":
             session.idle_enabled = False           # the live stream replaces idle
+        else:
+            session.idle_layer = lambda track, start: self.listening_frames(session, track, start)
 
     # -- I/O thread -------------------------------------------------------------------------------
+    def user_audio(self, session: Session, pcm: np.ndarray, rate: int, offset: int) -> None:
+        """Check a `user_audio` piece against the stream so far and queue it (SPEC 8.6)."""
+        live: LiveState = session.live
+        if live.sample_rate and rate != live.sample_rate:
+            raise ProtocolError("bad_field", f"user_audio: sample_rate {rate} differs from the stream's {live.sample_rate}")
+        if offset != live.received:
+            raise ProtocolError("bad_field", f"user_audio: offset {offset} does not continue the user stream at sample {live.received}")
+        if self.backlog_s(session) > MAX_QUEUED_AUDIO_S:
+            raise ProtocolError("busy", f"user_audio: {self.backlog_s(session):.1f} s of user audio wait to be processed; "
+                                        f"the limit is {MAX_QUEUED_AUDIO_S:g}")
+        self.push_audio(session, pcm, rate)
+
+    def set(self, session: Session, calibrate: float | None, thinking: bool | None) -> None:
+        """`set` calibrate or thinking, applied in the session's own order."""
+        live: LiveState = session.live
+
+        def apply() -> None:
+            if calibrate is not None:
+                live.input.calibrate(calibrate)
+            if thinking is not None:
+                for name, fields in live.input.turns.thinking(thinking):
+                    self.event(session, name, session.now(), **fields)
+        self._task(session, apply, "live-set")
+
     def push_audio(self, session: Session, pcm: np.ndarray, rate: int) -> None:
         live: LiveState = session.live
         with live.lock:
@@ -95,7 +125,7 @@ class LiveRunner:
                 if late > 0.3:
                     live.anchor += late
             live.received += len(pcm)
-            live.queue.append(("audio", pcm, time.monotonic()))
+            live.queue.append(("audio", pcm, session.clock()))
             live.queued_samples += len(pcm)
         self._kick(session)
 
@@ -104,7 +134,7 @@ class LiveRunner:
         with live.lock:
             if live.anchor is None:
                 live.anchor = session.now() + self._playout - observation.time
-            live.queue.append(("face", observation, time.monotonic()))
+            live.queue.append(("face", observation, session.clock()))
         self._kick(session)
 
     def backlog_s(self, session: Session) -> float:
@@ -117,7 +147,7 @@ class LiveRunner:
             if live.draining:
                 return
             live.draining = True
-        self._pool.submit(self._drain, session)
+        self._task(session, lambda: self._drain(session), "live-input")
 
     # -- worker ---------------------------------------------------------------------------------
     def _drain(self, session: Session) -> None:
@@ -162,7 +192,8 @@ class LiveRunner:
             self._queue_puppet(session, live, update.first_frame, update.mouth)
         job = live.input.transcript_job()
         if job is not None:
-            self._pool.submit(self._transcribe, session, job)
+            self._pool.submit(lambda: self._transcribe(session, job), lane=HEAVY, deadline=session.clock() + (0 if job.final else 1),
+                              name="transcribe")
 
     def _on_face(self, session: Session, live: LiveState, face: FaceObservation) -> None:
         if live.input.mode != "telepresence":
@@ -189,14 +220,17 @@ class LiveRunner:
             live.thinking_since = None
 
     def _transcribe(self, session: Session, job: TranscriptJob) -> None:
-        from avbridge.perception.asr import transcribe
-        live: LiveState = session.live
+        """Heavy and keyless: the transcript is handed to the session's own queue."""
+        from avbridge.perception.asr import Transcript, transcribe
         try:
             transcript = transcribe(job.audio)
         except Exception:
             log.exception("transcription failed session=%s", session.id)
-            live.input.transcribing = False
-            return
+            transcript = Transcript("")
+        self._task(session, lambda: self._transcribed(session, job, transcript), "transcript")
+
+    def _transcribed(self, session: Session, job: TranscriptJob, transcript: Any) -> None:
+        live: LiveState = session.live
         event = live.input.transcribed(job, transcript)
         if event is not None and not session.closed:
             name, user_time, fields = event
@@ -208,21 +242,15 @@ class LiveRunner:
     def _barge_in(self, session: Session, live: LiveState, update, arrived: float) -> None:
         speaking = session.speaking()
         onset = next((t for name, t, _ in update.events if name == "user_speech_start"), None)
-        stopped = session.interrupt(speaking.id) if speaking is not None else []
-        for utt in stopped:
-            at, frames, samples = utt.cut
-            with session.lock:
-                session._queue(utt, at, session._event(utt, "barge_in", at))
-                session._queue(utt, at, Message("end", {
-                    "session": session.id, "utterance": utt.id, "time": at, "status": "interrupted",
-                    "frames": frames, "samples": samples, "re": utt.re, "reason": "barge-in: the user spoke"}))
-                session.lock.notify_all()
+        ends = session.interrupt(speaking.id, reason="barge-in: the user spoke", barge_in=True) if speaking is not None else []
+        for end in ends:
+            at = end["time"]
             # When the user's first word reached the server (this piece arrived at `arrived` and
             # ends at the input's time): the avatar's cut, on the same clock, is the delay they see.
             onset_time = onset if onset is not None else live.input.turns.user_started or 0.0
             user_onset = arrived - (live.input.time - onset_time)
             live.barge_ins.append(at - user_onset)
-            log.info("barge-in session=%s utterance=%s cut=%.3f after_onset_ms=%.0f", session.id, utt.id, at,
+            log.info("barge-in session=%s utterance=%s cut=%.3f after_onset_ms=%.0f", session.id, end["utterance"], at,
                      (at - user_onset) * 1000)
         live.input.turns.avatar_end()
 
@@ -268,7 +296,7 @@ class LiveRunner:
         """Telepresence frames for user frames first_user_frame.. : idle base, then the face where the
         camera sees it, else the voice's mouth."""
         if live.stream is None:
-            utt = Utterance(id=f"live{session.next_utterance_id()[1:]}", re=0, kind="idle")
+            utt = Utterance(id=f"live{session.next_utterance_id()[1:]}", re=0, kind="live")
             session.begin(utt, ANALYSIS_RATE, audio=False)
             live.stream, live.first_user_frame = utt, first_user_frame
             live.base = IdleStream(session.fps, session.params, session.seed)

@@ -4,51 +4,44 @@ A session's clock starts at 0 when it is opened. Each utterance gets a start tim
 (after the previous one ends), and every stream message carries the time of the media it holds:
 audio chunk k at start + offset / sample_rate, frame n at start + n / fps.
 
-Producers (`SayProducer.step`, `AudioUtterance.push`) run on worker threads and append messages to the
-session's outbox; the service's I/O thread takes them off, paced against the clock. The outbox and
-the utterance's flags are shared between those threads and guarded by `Session.lock`.
+Producers (server/producers.py) run as the session's own tasks on the worker pool (one at a time
+per session, server/scheduler.py) and append messages to the outbox; the I/O thread takes them
+off, paced against the clock (server/pacer.py), and records what has really been sent, so that an
+`end` never counts media the client was never given. The outbox and the utterances' flags are
+shared between those two threads and guarded by `Session.lock`.
 """
 
 from __future__ import annotations
 
 import collections
-import copy
-import logging
 import threading
-import time
 from dataclasses import dataclass, field
+from typing import Any, Callable
+
 import numpy as np
 
-from avbridge.core.arkit import ARKIT_BLENDSHAPES
-from avbridge.motion import MotionGenerator, MotionParams, MotionStream, text_emotion
+from avbridge.core.phonemes import SpeechChunk
+from avbridge.core.track import Track
+from avbridge.motion import MotionGenerator, MotionParams
 from avbridge.motion.idle import IdleStream
 from avbridge.motion.visemes import viseme_of
-from avbridge.protocol import FRAME_LAYOUT, Message
+from avbridge.protocol import Message
+from avbridge.protocol.stream import audio_message, end_message, event_message, frames_message, stream_header
 from avbridge.speech import SpeechEngine
-from avbridge.core.phonemes import SpeechChunk
-from avbridge.speech.text import chunk as chunk_text, normalize
 from avbridge.speech.timeline import PAUSE
-from avbridge.core.track import Track
 
-log = logging.getLogger("avbridge.server.session")
-
-
-@dataclass
-class Outgoing:
-    """A stream message waiting to be sent, and when: at `media_time - lead` on the session clock."""
-    media_time: float
-    message: Message
-    utterance: str
+Clock = Callable[[], float]
+"""Monotonic seconds. The server passes `time.monotonic`; tests pass a fake they move by hand."""
 
 
 @dataclass
 class Utterance:
     id: str
     re: int
-    kind: str                       # "say" or "audio"
+    kind: str                       # "say", "audio", "idle" or "live"
     text: str = ""
     start: float | None = None      # on the session clock, set when its first media is ready
-    samples: int = 0
+    samples: int = 0                # produced (queued) so far
     frames: int = 0
     sample_rate: int = 0
     cancelled: bool = False
@@ -57,6 +50,32 @@ class Utterance:
     params: MotionParams | None = None          # this line's own emotion, else the session's
     end_time: float | None = None               # on the session clock, once it is fully produced
     pieces: list[str] = field(default_factory=list)   # a say's text, normalised and chunked
+    sent_frames: int = 0            # frames [0, sent_frames) have left for the client
+    sent_samples: int = 0
+    header_sent: bool = False
+    end_sent: bool = False          # an `end` of this utterance has left
+
+
+@dataclass
+class Outgoing:
+    """A stream message waiting to be sent, and when: at `media_time - lead` on the session clock.
+    `frames_end` / `samples_end` say how far into the utterance it reaches once sent."""
+    media_time: float
+    message: Message
+    utt: Utterance
+    nbytes: int = 0
+    frames_end: int = 0
+    samples_end: int = 0
+
+    @property
+    def utterance(self) -> str:
+        return self.utt.id
+
+
+@dataclass
+class IdleState:
+    utterance: Utterance
+    stream: IdleStream
 
 
 @dataclass
@@ -67,13 +86,15 @@ class Session:
     engine: SpeechEngine
     generator: MotionGenerator
     params: MotionParams
+    clock: Clock
     realtime: bool = True
     seed: int | None = None
     playout_delay_s: float = 0.0
     frames_per_message: int = 6     # frame batch size: the same span as an audio message
-    created: float = field(default_factory=time.monotonic)
+    created: float = 0.0
     lock: threading.Condition = field(default_factory=threading.Condition)
     outbox: collections.deque = field(default_factory=collections.deque)
+    outbox_bytes: int = 0
     pending: collections.deque = field(default_factory=collections.deque)   # utterances not yet started
     active: Utterance | None = None                      # the utterance being produced
     begun: collections.deque = field(default_factory=collections.deque)    # started on the timeline
@@ -82,18 +103,23 @@ class Session:
     closed: bool = False
     utterance_counter: int = 0
     idle_enabled: bool = True
-    idle: "IdleState | None" = None        # the idle stream while nothing is said (realtime only)
-    live: "object | None" = None           # live_service.LiveState of a live session
+    idle: IdleState | None = None          # the idle stream while nothing is said (realtime only)
+    idle_queued: bool = False              # a task to make idle frames is queued or running
+    idle_layer: Callable[[Track, float], Track] | None = None   # listening on top of idle frames
+    live: Any = None                       # server.live.LiveState of a live session
+
+    def __post_init__(self) -> None:
+        self.created = self.clock()
 
     def now(self) -> float:
         """Seconds on this session's timeline."""
-        return time.monotonic() - self.created
+        return self.clock() - self.created
 
     def next_utterance_id(self) -> str:
         self.utterance_counter += 1
         return f"u{self.utterance_counter}"
 
-    # -- called by producers (worker threads) -----------------------------------------------
+    # -- called by producers (the session's own tasks) -------------------------------------------
     def begin(self, utt: Utterance, sample_rate: int, audio: bool) -> float:
         """Give `utt` its start time and queue its stream header and start event. Speech ends the
         idle stream where it starts."""
@@ -102,42 +128,47 @@ class Session:
             # frames are not already due when they arrive.
             utt.start = max(self.now() + self.playout_delay_s, self.timeline_free_at)
             utt.sample_rate = sample_rate
-            idle = utt.kind == "idle"
-            if not idle:
+            quiet = utt.kind in ("idle", "live")
+            if not quiet:
                 self._end_idle(utt.start)
                 now = self.now()
                 while self.begun and self.begun[0].end_time is not None and self.begun[0].end_time < now:
                     self.begun.popleft()
                 self.begun.append(utt)
-            header = Message("stream", {
-                "session": self.id, "utterance": utt.id, "time": utt.start, "re": utt.re,
-                "fps": self.fps, "sample_rate": sample_rate, "audio_format": "s16le", "audio": audio,
-                "blendshapes": list(ARKIT_BLENDSHAPES), "frame_layout": list(FRAME_LAYOUT),
-                **({"text": utt.text} if utt.text else {}), **({"idle": True} if idle else {})})
-            self._queue(utt, utt.start, header)
-            if not idle:
+            self._queue(utt, utt.start, stream_header(self.id, utt.id, utt.start, utt.re, self.fps, sample_rate,
+                                                      audio, utt.text, idle=quiet))
+            if not quiet:
                 self._queue(utt, utt.start, self._event(utt, "utterance_start", utt.start))
             self.lock.notify_all()
             return utt.start
 
     def _end_idle(self, at: float) -> None:
-        """End the idle stream at `at` (lock held): its frames from there on are dropped here, and
-        the `end` tells the client to drop any it already has."""
+        """End the idle stream at `at` (lock held). Its frames up to `at` are made now if a busy
+        worker left them unmade, so the `end` never counts a stretch with no frames in it; frames
+        from `at` on are dropped here, and the `end` tells the client to drop any it already has."""
         idle, self.idle = self.idle, None
         if idle is None:
             return
         utt = idle.utterance
-        utt.cancelled = True          # frames a worker is still making for it are dropped, not queued after its end
-        keep = max(0, min(utt.frames, int(np.ceil((at - utt.start) * self.fps - 1e-9))))
-        self.outbox = collections.deque(o for o in self.outbox if not (o.utterance == utt.id and o.media_time >= at))
-        self._queue(utt, at, Message("end", {"session": self.id, "utterance": utt.id, "time": at,
-                                             "status": "done", "frames": keep, "samples": 0}))
+        assert utt.start is not None
+        span = max(0, int(np.ceil((at - utt.start) * self.fps - 1e-9)))
+        if utt.frames < span:
+            track = idle.stream.next(span - utt.frames)
+            self._queue_frames(utt, self.apply_idle_layer(track, utt.start + track.start_frame / self.fps))
+            utt.frames = span
+        utt.cancelled = True          # frames a task is still making for it are dropped, not queued after its end
+        self._drop(lambda o: o.utt is utt and o.media_time >= at and o.message.type != "stream")
+        self._queue(utt, at, end_message(self.id, utt.id, at, "done", span, 0))
+
+    def apply_idle_layer(self, track: Track, start_time: float) -> Track:
+        return self.idle_layer(track, start_time) if self.idle_layer is not None else track
 
     def queue_media(self, utt: Utterance, track: Track, pcm: np.ndarray | None = None,
                     speech: SpeechChunk | None = None, audio_message_samples: int = 0) -> None:
         """Queue one produced piece: audio messages (when `audio_message_samples` > 0; `pcm` is
         always counted on the timeline), frame batches and events, in time order."""
-        items: list[tuple[float, int, Message]] = []
+        assert utt.start is not None
+        items: list[tuple[float, int, Message, int, int]] = []
         sr = utt.sample_rate
         base = utt.start
         first_sample = utt.samples
@@ -145,36 +176,42 @@ class Session:
             for offset in range(0, len(pcm), audio_message_samples):
                 piece = pcm[offset:offset + audio_message_samples]
                 at = first_sample + offset
-                items.append((base + at / sr, 1, Message("audio", {
-                    "session": self.id, "utterance": utt.id, "time": base + at / sr, "offset": at},
-                    [piece.astype("<i2").tobytes()])))
+                items.append((base + at / sr, 1, audio_message(self.id, utt.id, base + at / sr, at, piece),
+                              0, at + len(piece)))
         if speech is not None:
             t0 = base + first_sample / sr
             for w in speech.words:
-                items.append((t0 + w.start, 0, self._event(utt, "word", t0 + w.start, text=w.text, end=t0 + w.end)))
+                items.append((t0 + w.start, 0, self._event(utt, "word", t0 + w.start, text=w.text, end=t0 + w.end), 0, 0))
             for p in speech.phonemes:
                 if p.symbol != PAUSE:
                     items.append((t0 + p.start, 0, self._event(utt, "phoneme", t0 + p.start, phoneme=p.symbol,
-                                                               viseme=viseme_of(p.symbol), end=t0 + p.end)))
-        if len(track):
-            per_message = self.frames_per_message
-            packed = track.packed()
-            for i in range(0, len(track), per_message):
-                first = track.start_frame + i
-                block = packed[i:i + per_message]
-                items.append((base + first / self.fps, 2, Message("frames", {
-                    "session": self.id, "utterance": utt.id, "time": base + first / self.fps,
-                    "first": first, "count": len(block)}, [block.astype("<f4").tobytes()])))
+                                                               viseme=viseme_of(p.symbol), end=t0 + p.end), 0, 0))
+        items += self._frame_items(utt, track)
         items.sort(key=lambda item: (item[0], item[1]))
         with self.lock:
             if utt.cancelled:
                 return
-            for media_time, _, message in items:
-                self._queue(utt, media_time, message)
+            for media_time, _, message, frames_end, samples_end in items:
+                self._queue(utt, media_time, message, frames_end, samples_end)
             if pcm is not None:
                 utt.samples += len(pcm)
             utt.frames = track.start_frame + len(track) if len(track) else utt.frames
             self.lock.notify_all()
+
+    def _frame_items(self, utt: Utterance, track: Track) -> list[tuple[float, int, Message, int, int]]:
+        assert utt.start is not None
+        items = []
+        packed = track.packed()
+        for i in range(0, len(track), self.frames_per_message):
+            first = track.start_frame + i
+            block = packed[i:i + self.frames_per_message]
+            at = utt.start + first / self.fps
+            items.append((at, 2, frames_message(self.id, utt.id, at, first, block), first + len(block), 0))
+        return items
+
+    def _queue_frames(self, utt: Utterance, track: Track) -> None:
+        for media_time, _, message, frames_end, _ in self._frame_items(utt, track):
+            self._queue(utt, media_time, message, frames_end)
 
     def finish(self, utt: Utterance, status: str = "done", reason: str = "") -> None:
         """Queue the utterance's end (unless an interrupt already ended it)."""
@@ -186,15 +223,14 @@ class Session:
                 return
             start = utt.start if utt.start is not None else max(self.now(), self.timeline_free_at)
             utt.start = start
-            end_time = start + (utt.samples / utt.sample_rate if utt.sample_rate else utt.frames / self.fps)
+            end_time = start + (utt.samples / utt.sample_rate if utt.sample_rate and utt.kind not in ("idle", "live")
+                                else utt.frames / self.fps)
             utt.end_time = end_time
             self.timeline_free_at = max(self.timeline_free_at, end_time)
             if status == "done":
                 self._queue(utt, end_time, self._event(utt, "utterance_end", end_time))
-            self._queue(utt, end_time if status == "done" else start, Message("end", {
-                "session": self.id, "utterance": utt.id, "time": end_time, "status": status,
-                "frames": utt.frames, "samples": utt.samples, "re": utt.re,
-                **({"reason": reason} if reason else {})}))
+            self._queue(utt, end_time if status == "done" else start,
+                        end_message(self.id, utt.id, end_time, status, utt.frames, utt.samples, utt.re, reason))
             self.lock.notify_all()
 
     def speaking(self) -> Utterance | None:
@@ -213,12 +249,14 @@ class Session:
             return 0.0
         return utt.start + utt.samples / utt.sample_rate - self.now()
 
-    # -- called by the I/O thread -----------------------------------------------------------
-    def interrupt(self, utterance_id: str | None = None) -> list[Utterance]:
+    # -- interrupts (the I/O thread, or a live task on barge-in) --------------------------------
+    def interrupt(self, utterance_id: str | None = None, reason: str = "interrupted by client",
+                  barge_in: bool = False) -> list[Message]:
         """Cut every utterance still playing or to come (or only the named one) at the current
-        time; return the utterances that were stopped, with `cut` set. An utterance whose `end`
-        was already sent ahead of the clock is cut too: its `end` with status interrupted is the
-        one that counts."""
+        time, drop their queued messages and queued lines, and return the `end` of each (status
+        interrupted). An utterance whose `end` was already sent ahead of the clock is cut too: its
+        `end` with status interrupted is the one that counts. With `barge_in`, each stopped line's
+        `barge_in` event and `end` are queued on its stream too (the caller sends none of them).""" 
         with self.lock:
             now = self.now()
             candidates = list(self.begun) + [u for u in ([self.active] + list(self.pending))
@@ -226,164 +264,106 @@ class Session:
             targets = [u for u in candidates if not u.cancelled and (u.end_time is None or u.end_time > now)]
             if utterance_id is not None:
                 targets = [u for u in targets if u.id == utterance_id]
-            stopped: list[Utterance] = []
             for utt in targets:
                 utt.cancelled = True
-                if utt.start is None or now < utt.start:
-                    utt.cut = (utt.start if utt.start is not None else now, 0, 0)
+                utt.cut = self._cut(utt, now)
+            stopped = {id(u) for u in targets}
+            self._drop(lambda o: id(o.utt) in stopped)
+            ends: list[Message] = []
+            for utt in targets:
+                at, frames, samples = utt.cut
+                end = end_message(self.id, utt.id, at, "interrupted", frames, samples, utt.re, reason)
+                ends.append(end)
+                if barge_in:
+                    self._queue(utt, at, self._event(utt, "barge_in", at))
+                    self._queue(utt, at, end)
                 else:
-                    # Cut on the next frame boundary: the client keeps frames before it, drops the rest.
-                    frame = int(np.ceil((now - utt.start) * self.fps - 1e-9))
-                    frame = min(frame, utt.frames) if utt.finished else frame
-                    cut_time = utt.start + frame / self.fps
-                    samples = int(round(frame / self.fps * utt.sample_rate)) if utt.sample_rate else 0
-                    if utt.finished:
-                        samples = min(samples, utt.samples)
-                    utt.cut = (cut_time, frame, samples)
-                stopped.append(utt)
-            ids = {u.id for u in stopped}
-            self.outbox = collections.deque(o for o in self.outbox if o.utterance not in ids)
-            self.pending = collections.deque(u for u in self.pending if u.id not in ids)
-            if stopped:
-                self.timeline_free_at = min(max(now, 0.0), max(u.cut[0] for u in stopped))
+                    utt.end_sent = True
+            self.pending = collections.deque(u for u in self.pending if id(u) not in stopped)
+            if targets:
+                self.timeline_free_at = min(max(now, 0.0), max(u.cut[0] for u in targets if u.cut))
             self.lock.notify_all()
-            return stopped
+            return ends
 
-    def queue_event(self, utt: Utterance, name: str, at: float, **fields) -> None:
+    def _cut(self, utt: Utterance, now: float) -> tuple[float, int, int]:
+        """(time, frames, samples) of a cut at `now` (lock held): the next frame boundary, but never
+        past what has been sent. A client that stopped reading holds only what was sent; the rest
+        is dropped with the line, so an `end` counting it would promise media that never comes."""
+        if utt.start is None or now < utt.start:
+            return (utt.start if utt.start is not None else now, 0, 0)
+        frame = int(np.ceil((now - utt.start) * self.fps - 1e-9))
+        frame = min(frame, utt.frames) if utt.finished else frame
+        samples = int(round(frame / self.fps * utt.sample_rate)) if utt.sample_rate else 0
+        if utt.finished:
+            samples = min(samples, utt.samples)
+        audio = utt.kind == "say"
+        if frame > utt.sent_frames or (audio and samples > utt.sent_samples):
+            frame = min(frame, utt.sent_frames)
+            if audio:
+                samples = min(samples, utt.sent_samples)
+                frame = min(frame, int(np.ceil(samples * self.fps / utt.sample_rate - 1e-9)))
+            else:
+                samples = min(samples, int(round(frame / self.fps * utt.sample_rate))) if utt.sample_rate else 0
+        return (utt.start + frame / self.fps, frame, samples)
+
+    def farewells(self, reason: str) -> list[Message]:
+        """On shutdown: an `end` for every utterance whose own `end` has not left yet, counting what
+        was sent. Lines already delivered whole keep their `end` done: shutting down never takes back
+        delivered work."""
+        with self.lock:
+            ends = []
+            seen: set[int] = set()
+            for utt in [*self.begun, self.active, *self.pending, self.idle.utterance if self.idle else None,
+                        self.live.stream if self.live is not None else None]:
+                if utt is None or utt.end_sent or id(utt) in seen:
+                    continue
+                seen.add(id(utt))
+                utt.end_sent = True
+                utt.cancelled = True
+                frames, samples = utt.sent_frames, utt.sent_samples
+                at = (utt.start if utt.start is not None else self.now()) + frames / self.fps
+                quiet = utt.kind in ("idle", "live")
+                ends.append(end_message(self.id, utt.id, at, "done" if quiet else "interrupted", frames, samples,
+                                        utt.re, "" if quiet else reason))
+            self.outbox.clear()
+            self.outbox_bytes = 0
+            return ends
+
+    # -- the outbox ------------------------------------------------------------------------------
+    def queue_event(self, utt: Utterance, name: str, at: float, **fields: Any) -> None:
         with self.lock:
             if not utt.cancelled:
                 self._queue(utt, at, self._event(utt, name, at, **fields))
                 self.lock.notify_all()
 
-    def _queue(self, utt: Utterance, media_time: float, message: Message) -> None:
+    def mark_sent(self, item: Outgoing) -> None:
+        """The pacer sent `item` (lock held): pop it and record how far the client's copy reaches."""
+        self.outbox.popleft()
+        self.outbox_bytes -= item.nbytes
+        utt = item.utt
+        utt.sent_frames = max(utt.sent_frames, item.frames_end)
+        utt.sent_samples = max(utt.sent_samples, item.samples_end)
+        if item.message.type == "stream":
+            utt.header_sent = True
+        elif item.message.type == "end":
+            utt.end_sent = True
+
+    def _queue(self, utt: Utterance, media_time: float, message: Message, frames_end: int = 0,
+               samples_end: int = 0) -> None:
         # The outbox stays in media-time order (the I/O thread sends from its head): a learned
         # generator's frames for a sentence are made after the sentence's audio was queued.
         # Equal times keep their queueing order; nearly every item lands at the end.
+        nbytes = sum(len(b) for b in message.bulk) + 200
         i = len(self.outbox)
         while i > 0 and self.outbox[i - 1].media_time > media_time:
             i -= 1
-        self.outbox.insert(i, Outgoing(media_time, message, utt.id))
+        self.outbox.insert(i, Outgoing(media_time, message, utt, nbytes, frames_end, samples_end))
+        self.outbox_bytes += nbytes
 
-    def _event(self, utt: Utterance, name: str, at: float, **fields) -> Message:
-        return Message("event", {"session": self.id, "utterance": utt.id, "time": at, "name": name, **fields})
+    def _drop(self, which: Callable[[Outgoing], bool]) -> None:
+        kept = collections.deque(o for o in self.outbox if not which(o))
+        self.outbox_bytes = sum(o.nbytes for o in kept)
+        self.outbox = kept
 
-
-@dataclass
-class IdleState:
-    utterance: Utterance
-    stream: "IdleStream"
-    producing: bool = False       # a worker is making its next frames
-
-
-class SpeechCache:
-    """LRU cache of synthesised chunks by (engine, text): NPC lines repeat, and a hit makes the
-    first audio of a repeated line immediate."""
-
-    def __init__(self, entries: int) -> None:
-        self._entries = entries
-        self._items: collections.OrderedDict = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, engine: SpeechEngine, text: str) -> SpeechChunk:
-        key = (engine.name, id(engine), text)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        speech = engine.synthesize(text)
-        if self._entries:
-            with self._lock:
-                self._items[key] = speech
-                while len(self._items) > self._entries:
-                    self._items.popitem(last=False)
-        return speech
-
-
-def drain_backlog(session: "Session", utt: Utterance, stream: MotionStream) -> None:
-    """A learned generator gives a long piece's frames a few windows at a time (its `backlog`):
-    queue each batch as it comes, so the first frames leave with the first audio."""
-    while getattr(stream, "backlog", False) and not utt.cancelled:
-        session.queue_media(utt, stream.push(np.zeros(0, np.int16)))
-
-
-class SayProducer:
-    """Synthesises and animates a `say` one text chunk per `step()`, queueing the stream as it
-    goes. Steps run on the worker pool; between steps the service may park the producer while its
-    media runs far enough ahead of the clock, so that no worker thread ever waits."""
-
-    def __init__(self, session: Session, utt: Utterance, cache: SpeechCache, audio_message_s: float) -> None:
-        self.session = session
-        self.utt = utt
-        self._cache = cache
-        self._audio_message_s = audio_message_s
-        self._pieces = utt.pieces or chunk_text(normalize(utt.text))
-        self._next = 0
-        self._stream: MotionStream | None = None
-        params = utt.params or session.params
-        # Inferred emotion changes sentence by sentence: this line gets its own copy to change.
-        self._params = copy.copy(params) if params.infer_emotion else params
-        self._shown_emotion = (self._params.emotion, self._params.emotion_intensity)
-        self.done = False
-
-    def step(self) -> None:
-        """Produce the next chunk (or finish). Never raises: a failure ends the utterance."""
-        session, utt = self.session, self.utt
-        try:
-            if not utt.cancelled and self._next < len(self._pieces):
-                piece = self._pieces[self._next]
-                speech = self._cache.get(session.engine, piece)
-                self._next += 1
-                if self._params.infer_emotion:
-                    self._params.emotion, self._params.emotion_intensity = text_emotion.shared().infer(piece)
-                if self._stream is None:
-                    session.begin(utt, speech.sample_rate, audio=True)
-                    self._stream = session.generator.start(session.fps, speech.sample_rate, self._params, session.seed)
-                if (self._params.emotion, self._params.emotion_intensity) != self._shown_emotion or self._next == 1:
-                    self._shown_emotion = (self._params.emotion, self._params.emotion_intensity)
-                    if self._params.infer_emotion:
-                        at = utt.start + utt.samples / speech.sample_rate
-                        session.queue_event(utt, "emotion", at, text=self._params.emotion)
-                track = self._stream.push(speech.pcm, speech.phonemes)
-                session.queue_media(utt, track, speech.pcm, speech,
-                                    max(1, int(self._audio_message_s * speech.sample_rate)))
-                drain_backlog(session, utt, self._stream)
-                if self._next < len(self._pieces):
-                    return
-            if not utt.cancelled:
-                if self._stream is None:
-                    session.begin(utt, session.engine.sample_rate, audio=True)
-                else:
-                    session.queue_media(utt, self._stream.finish())
-            session.finish(utt)
-        except Exception as exc:  # a failing engine must end the utterance, not the server
-            log.exception("utterance failed session=%s utterance=%s", session.id, utt.id)
-            if utt.start is None:
-                session.begin(utt, session.engine.sample_rate, audio=True)
-            session.finish(utt, "error", f"speech or motion failed: {exc.__class__.__name__}: {exc}")
-        self.done = True
-
-
-class AudioUtterance:
-    """Animation for speech the engine sends itself (`speak_audio`): the audio arrives in pieces,
-    frames go back as soon as each piece is animated. No audio is sent back."""
-
-    def __init__(self, session: Session, utt: Utterance, sample_rate: int) -> None:
-        self.session = session
-        self.utt = utt
-        self.sample_rate = sample_rate
-        self.received = 0
-        self.stream = session.generator.start(session.fps, sample_rate, session.params, session.seed)
-        session.begin(utt, sample_rate, audio=False)
-
-    def push(self, pcm: np.ndarray, final: bool) -> None:
-        """Take the next piece. After an interrupt, pieces the engine sent before it heard of the
-        cut still arrive: they count (so the offsets keep matching) but are not animated."""
-        self.received += len(pcm)
-        if self.utt.cancelled:
-            return
-        track = self.stream.push(pcm, None)
-        self.session.queue_media(self.utt, track, pcm)
-        drain_backlog(self.session, self.utt, self.stream)
-        if final:
-            self.session.queue_media(self.utt, self.stream.finish())
-            self.session.finish(self.utt)
+    def _event(self, utt: Utterance, name: str, at: float, **fields: Any) -> Message:
+        return event_message(self.id, utt.id, at, name, **fields)

@@ -3,10 +3,19 @@
     ROUTER  (config.endpoint)         requests in; replies and each client's own streams out
     XPUB    (config.mirror_endpoint)  every stream message again, topic frame b"s/<session>" first
     PULL    (inproc)                  wake-ups from generator threads when new media is queued
+    PAIR    (inproc)                  the ROUTER's monitor: connections accepted and closed
 
-One thread owns all three sockets (ZeroMQ sockets are not thread-safe). Sends to clients are
+One thread owns all of them (ZeroMQ sockets are not thread-safe). Sends to clients are
 non-blocking with ROUTER_MANDATORY, so a full pipe (slow client) or a vanished peer is reported
 to the service instead of blocking the loop or silently dropping frames.
+
+Liveness is decided at the TCP level, not by ZMTP heartbeats. A client that stops reading stops
+its libzmq from reading too once its receive queue is full, so it cannot answer a PING; a
+heartbeat timeout would drop a live client and the messages in flight to it. Its kernel still
+acknowledges, though, so TCP keeps the connection while the stream waits. A killed process's
+kernel closes its socket (the monitor reports it at once); a vanished host stops acknowledging,
+and TCP_MAXRT and keepalive give up on it within the heartbeat timeout. The server still sends
+PINGs (so clients can tell a dead server) and answers clients' PINGs.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import sys
 import threading
 
 import zmq
+from zmq.utils.monitor import parse_monitor_message
 
 from avbridge.server.config import ServerConfig
 from avbridge.server.service import Service
@@ -57,18 +67,16 @@ class Server:
         router.setsockopt(zmq.SNDHWM, c.send_hwm)
         router.setsockopt(zmq.RCVHWM, c.send_hwm)
         router.setsockopt(zmq.MAXMSGSIZE, c.transport_max_bytes)
-        router.setsockopt(zmq.HEARTBEAT_IVL, c.heartbeat_ms)
-        router.setsockopt(zmq.HEARTBEAT_TIMEOUT, c.heartbeat_timeout_ms)
-        router.setsockopt(zmq.HEARTBEAT_TTL, c.heartbeat_timeout_ms)
+        _tcp_liveness(router, c.heartbeat_ms, c.heartbeat_timeout_ms)
         self.endpoint = _bind(router, c.endpoint)
         self._router = router
+        self._monitor = router.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
         self._mirror = None
         if c.mirror_endpoint:
             mirror = self._context.socket(zmq.XPUB)
             mirror.setsockopt(zmq.LINGER, 0)
             mirror.setsockopt(zmq.SNDHWM, c.send_hwm)
-            mirror.setsockopt(zmq.HEARTBEAT_IVL, c.heartbeat_ms)
-            mirror.setsockopt(zmq.HEARTBEAT_TIMEOUT, c.heartbeat_timeout_ms)
+            _tcp_liveness(mirror, c.heartbeat_ms, c.heartbeat_timeout_ms)
             self.mirror_endpoint = _bind(mirror, c.mirror_endpoint)
             self._mirror = mirror
         self._wake_pull = self._context.socket(zmq.PULL)
@@ -104,11 +112,14 @@ class Server:
         poller = zmq.Poller()
         poller.register(self._router, zmq.POLLIN)
         poller.register(self._wake_pull, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
         if self._mirror is not None:
             poller.register(self._mirror, zmq.POLLIN)
-        # Generator threads run Python too; with the default 5 ms GIL switch interval a send that is
-        # due can wait that long. 0.5 ms keeps the stream's timing tight at a small throughput cost.
-        sys.setswitchinterval(0.0005)
+        # Worker threads run Python too; with the default 5 ms GIL switch interval a send that is
+        # due can wait that long. The setting is the process's: it is put back when serving ends.
+        previous_interval = sys.getswitchinterval()
+        if self.config.switch_interval_s:
+            sys.setswitchinterval(self.config.switch_interval_s)
         log.info("serving endpoint=%s mirror=%s voice=%s fps=%g", self.endpoint, self.mirror_endpoint or "off",
                  self.config.voice, self.config.fps)
         self._ready.set()
@@ -122,27 +133,47 @@ class Server:
                 if self._mirror is not None and self._mirror in events:
                     while _drain(self._mirror):   # subscriptions: nothing to do but read them
                         pass
+                self._read_monitor()
                 if self._router in events:
                     self._read_requests()
                 self._drain_backlog()
-                timeout = self.service.flush(self._send_after_backlog, self._publish)
+                timeout = self._flush()
                 if self._backlog:
                     timeout = min(timeout, 0.005)
         finally:
             self._close()
+            sys.setswitchinterval(previous_interval)
+
+    def _flush(self) -> float:
+        return self.service.flush(self._send_after_backlog, self._publish, self._reply)
+
+    def _read_monitor(self) -> None:
+        """Connections accepted and closed, by file descriptor (the service maps them to clients).
+        Read before every request, so that a descriptor's close is known before a new connection
+        that reuses it can be heard from (the new one needs a whole TCP and ZMTP handshake first)."""
+        while True:
+            try:
+                event = parse_monitor_message(self._monitor.recv_multipart(zmq.NOBLOCK))
+            except zmq.Again:
+                return
+            if event["event"] == zmq.EVENT_ACCEPTED:
+                self.service.connected(int(event["value"]))
+            elif event["event"] == zmq.EVENT_DISCONNECTED:
+                self.service.disconnected(int(event["value"]))
 
     def _read_requests(self) -> None:
         for _ in range(_MAX_MESSAGES_PER_TURN):
+            self._read_monitor()
             try:
-                parts = self._router.recv_multipart(zmq.NOBLOCK, copy=True)
+                parts = self._router.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            identity, frames = parts[0], parts[1:]
-            for reply in self.service.handle(identity, frames):
+            identity, frames = parts[0].bytes, [p.bytes for p in parts[1:]]
+            fd = _source_fd(parts[0])
+            for reply in self.service.handle(identity, frames, fd):
                 if self._reply(identity, reply) == "gone":
-                    self.service.client_gone(identity)
-                    break
-            self.service.flush(self._send_after_backlog, self._publish)
+                    break       # no connection right now: the connection tracker decides
+            self._flush()
 
     def _reply(self, identity: bytes, frames: list[bytes]) -> str:
         """Send a reply now, or keep it for when the client's pipe has room; never drop it
@@ -168,8 +199,8 @@ class Server:
                     backlog.popleft()
                     continue
                 if result == "gone":
-                    backlog.clear()
-                    self.service.client_gone(identity)
+                    # Kept: the client may come back with its routing id within the grace period.
+                    self.service.connections.unreachable(identity, self.service.clock())
                 break
             if not backlog:
                 del self._backlog[identity]
@@ -214,6 +245,8 @@ class Server:
             self._send(identity, frames)
             self._publish(session_id, frames)
         self.service.shutdown()
+        self._router.disable_monitor()
+        self._monitor.close(0)
         with self._wake_lock:
             self._wake_push.close(0)
         self._wake_pull.close(0)
@@ -221,6 +254,26 @@ class Server:
             self._mirror.close(0)
         self._router.close(200)
         log.info("stopped")
+
+
+def _tcp_liveness(socket: zmq.Socket, heartbeat_ms: int, timeout_ms: int) -> None:
+    """PINGs out every `heartbeat_ms`, but no ZMTP timeout (see the module docstring): TCP decides
+    whether a peer is there, by retransmission timeout and keepalive probes."""
+    socket.setsockopt(zmq.HEARTBEAT_IVL, heartbeat_ms)
+    socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, 24 * 3600 * 1000)
+    socket.setsockopt(zmq.TCP_MAXRT, timeout_ms)
+    socket.setsockopt(zmq.TCP_KEEPALIVE, 1)
+    socket.setsockopt(zmq.TCP_KEEPALIVE_IDLE, max(1, heartbeat_ms // 1000))
+    socket.setsockopt(zmq.TCP_KEEPALIVE_INTVL, max(1, heartbeat_ms // 1000))
+    socket.setsockopt(zmq.TCP_KEEPALIVE_CNT, max(1, timeout_ms // max(heartbeat_ms, 1) - 1))
+
+
+def _source_fd(frame: zmq.Frame) -> int | None:
+    """The descriptor a received message came in on (ZMQ_SRCFD), to match monitor events."""
+    try:
+        return int(frame.get(zmq.SRCFD))
+    except (zmq.ZMQError, AttributeError, TypeError):
+        return None
 
 
 def _bind(socket: zmq.Socket, endpoint: str) -> str:

@@ -1,0 +1,172 @@
+"""Which piece of work runs next on the worker pool, decided without threads or clocks of its own.
+
+Every task has
+    a lane      "light" (motion for a piece of speech, idle frames, live input: milliseconds) or
+                "heavy" (speech synthesis, transcription: tens to hundreds of milliseconds);
+    a deadline  the session time (as a monotonic clock reading) by which its result is needed:
+                idle frames before the client runs out of them, the next sentence before the
+                current one has played, the first audio of a line at once;
+    a key       tasks with the same key (a session id) run one at a time, in the order they were
+                submitted: a session's state only ever changes on its own queue. Keyless tasks
+                (synthesis of a text, a transcript) touch no session and may run side by side.
+
+`take(lanes)` hands out the ready task with the earliest deadline among the lanes a worker serves.
+The pool keeps one worker that serves only the light lane, so idle motion, live input and the
+animation of engine audio never wait behind another session's synthesis, however many sessions
+synthesise at once (measured in docs/benchmarks.md, "fair scheduling").
+
+`WorkerPool` is the threaded driver the server uses; tests drive `Scheduler` directly, with a fake
+clock, and run each task they take by hand.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Hashable
+
+log = logging.getLogger("avbridge.server")
+
+LIGHT, HEAVY = "light", "heavy"
+LANES = (LIGHT, HEAVY)
+
+
+@dataclass
+class Task:
+    fn: Callable[[], None]
+    lane: str
+    deadline: float
+    key: Hashable | None
+    name: str
+    order: int = 0
+    cancelled: bool = field(default=False, compare=False)
+
+
+class Scheduler:
+    """Earliest deadline first, per lane, with one-at-a-time order per key. Thread-safe: its methods
+    hold one lock briefly and never run a task."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._order = itertools.count()
+        self._keyed: dict[Hashable, collections.deque[Task]] = {}
+        self._running_keys: set[Hashable] = set()
+        self._free: list[Task] = []           # keyless tasks
+        self.closed = False
+
+    def submit(self, fn: Callable[[], None], *, lane: str, deadline: float, key: Hashable | None = None,
+               name: str = "") -> Task:
+        if lane not in LANES:
+            raise ValueError(f"unknown lane {lane!r}; expected one of {', '.join(LANES)}")
+        task = Task(fn, lane, deadline, key, name or getattr(fn, "__name__", "task"))
+        with self._lock:
+            task.order = next(self._order)
+            if key is None:
+                self._free.append(task)
+            else:
+                self._keyed.setdefault(key, collections.deque()).append(task)
+        return task
+
+    def take(self, lanes: tuple[str, ...] = LANES) -> Task | None:
+        """The ready task with the earliest deadline in `lanes` (ties: the first submitted), or None.
+        A keyed task is ready when it heads its key's queue and no task of that key is running."""
+        with self._lock:
+            best: Task | None = None
+            for key, queue in self._keyed.items():
+                if key in self._running_keys or not queue:
+                    continue
+                head = queue[0]
+                if head.lane in lanes and (best is None or (head.deadline, head.order) < (best.deadline, best.order)):
+                    best = head
+            for task in self._free:
+                if task.lane in lanes and (best is None or (task.deadline, task.order) < (best.deadline, best.order)):
+                    best = task
+            if best is None:
+                return None
+            if best.key is None:
+                self._free.remove(best)
+            else:
+                queue = self._keyed[best.key]
+                queue.popleft()
+                if not queue:
+                    del self._keyed[best.key]
+                self._running_keys.add(best.key)
+            return best
+
+    def done(self, task: Task) -> None:
+        """`task` has finished: the next task of its key may run."""
+        with self._lock:
+            if task.key is not None:
+                self._running_keys.discard(task.key)
+
+    def drop(self, key: Hashable) -> int:
+        """Forget the queued tasks of `key` (a closed session); return how many there were."""
+        with self._lock:
+            return len(self._keyed.pop(key, ()))
+
+    def pending(self, lane: str | None = None) -> int:
+        with self._lock:
+            tasks = [t for q in self._keyed.values() for t in q] + self._free
+            return sum(1 for t in tasks if lane is None or t.lane == lane)
+
+    def run_one(self, lanes: tuple[str, ...] = LANES) -> Task | None:
+        """Take one task and run it on the calling thread (for tests and single-threaded use)."""
+        task = self.take(lanes)
+        if task is not None:
+            try:
+                task.fn()
+            finally:
+                self.done(task)
+        return task
+
+
+class WorkerPool:
+    """Threads that run the scheduler's tasks: `heavy_workers` that take any lane (earliest deadline
+    first) and one that takes only light work. A task that raises is logged; the worker goes on."""
+
+    def __init__(self, scheduler: Scheduler, heavy_workers: int, name: str = "avbridge-work") -> None:
+        self.scheduler = scheduler
+        self._wakeup = threading.Condition()
+        self._stopping = False
+        self._threads = [threading.Thread(target=self._run, args=(LANES,), name=f"{name}-{i}", daemon=True)
+                         for i in range(max(1, heavy_workers))]
+        self._threads.append(threading.Thread(target=self._run, args=((LIGHT,),), name=f"{name}-light", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[[], None], *, lane: str, deadline: float, key: Hashable | None = None,
+               name: str = "") -> Task:
+        task = self.scheduler.submit(fn, lane=lane, deadline=deadline, key=key, name=name)
+        with self._wakeup:
+            self._wakeup.notify_all()
+        return task
+
+    def _run(self, lanes: tuple[str, ...]) -> None:
+        while True:
+            with self._wakeup:
+                while True:
+                    if self._stopping:
+                        return
+                    task = self.scheduler.take(lanes)
+                    if task is not None:
+                        break
+                    self._wakeup.wait(0.5)
+            try:
+                task.fn()
+            except Exception:  # a failing task must not take its worker (and every later task) down
+                log.exception("task failed name=%s key=%s", task.name, task.key)
+            finally:
+                self.scheduler.done(task)
+                with self._wakeup:
+                    self._wakeup.notify_all()   # its key's next task may be ready now
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Let running tasks finish, drop the queued ones, stop the threads."""
+        with self._wakeup:
+            self._stopping = True
+            self._wakeup.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
