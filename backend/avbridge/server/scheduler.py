@@ -123,6 +123,28 @@ class Scheduler:
         return task
 
 
+class InlinePool:
+    """Tasks wait in the scheduler until the caller runs them (`run_all`): the service without
+    threads, for tests under a fake clock and for hosts that run everything on one loop."""
+
+    def __init__(self, scheduler: Scheduler | None = None) -> None:
+        self.scheduler = scheduler or Scheduler()
+
+    def submit(self, fn: Callable[[], None], *, lane: str, deadline: float, key: Hashable | None = None,
+               name: str = "") -> Task:
+        return self.scheduler.submit(fn, lane=lane, deadline=deadline, key=key, name=name)
+
+    def run_all(self, lanes: tuple[str, ...] = LANES, limit: int = 100_000) -> int:
+        """Run tasks (those they submit too) until none is ready; return how many ran."""
+        count = 0
+        while count < limit and self.scheduler.run_one(lanes) is not None:
+            count += 1
+        return count
+
+    def shutdown(self) -> None:
+        pass
+
+
 class WorkerPool:
     """Threads that run the scheduler's tasks: `heavy_workers` that take any lane (earliest deadline
     first) and one that takes only light work. A task that raises is logged; the worker goes on."""

@@ -74,8 +74,8 @@ class Service:
         self._engine_lock = threading.Lock()
         self._generator = load_generator(config.motion)
         self._cache = SpeechCache(config.speech_cache_entries)
-        self.scheduler = Scheduler()
-        self.pool = pool if pool is not None else WorkerPool(self.scheduler, config.workers)
+        self.pool = pool if pool is not None else WorkerPool(Scheduler(), config.workers)
+        self.scheduler: Scheduler = self.pool.scheduler
         self.pacer = Pacer(clock, config.lead_s, config.max_backlog_bytes)
         self.connections = ConnectionTracker(config.heartbeat_timeout_ms / 1000)
         self._mirror_now: list[tuple[Session, Message]] = []   # replies that observers should see too
@@ -295,7 +295,7 @@ class Service:
         session = self._session(client, m)
         if not any(k in m.fields for k in requests.SET_FIELDS):
             raise ProtocolError("missing_field", f"set: give at least one of {', '.join(requests.SET_FIELDS)}")
-        if ("calibrate" in m.fields or "thinking" in m.fields) and "calibrate" in m.fields and session.live is None:
+        if "calibrate" in m.fields and session.live is None:
             raise ProtocolError("bad_field", "set: calibrate needs a live session (open with live)")
         requests.apply_params(session.params, m, "set")
         if "thinking" in m.fields:
