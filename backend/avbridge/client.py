@@ -7,6 +7,14 @@
 
 `Session.stream(utterance)` yields the stream messages as they arrive instead. The client is
 synchronous and single-threaded: one socket, used only by the thread that calls it.
+
+The client survives the server. When the connection drops it is seen at once (a socket monitor);
+when it comes back (a restarted server), the client says hello again by itself and compares the
+sessions the server still knows with its own. Sessions the server lost are reported in
+`Client.lost` and by a `SessionLost` from any later call on them; a request that was waiting is
+sent again when its session survived. A server that stays away longer than its liveness timeout
+(welcome.liveness_timeout_ms) raises `ServerGone` from whatever call is waiting, instead of that
+call's own timeout.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Iterator
 
 import numpy as np
 import zmq
+from zmq.utils.monitor import parse_monitor_message
 
 from avbridge.protocol import Message, decode, encode
 from avbridge.protocol.schema import VERSION
@@ -39,6 +48,28 @@ class ServerError(RuntimeError):
 
 class TimedOut(TimeoutError):
     pass
+
+
+class ServerGone(ConnectionError):
+    """The connection to the server closed and did not come back within its liveness timeout."""
+
+
+class RequestLost(ConnectionError):
+    """The connection dropped after a request left and before its reply came: it may or may not
+    have been carried out, so it is not sent again by itself (only requests that are safe to
+    repeat are)."""
+
+
+_SAFE_TO_REPEAT = {"hello", "ping", "set", "interrupt", "close"}
+
+
+class SessionLost(RuntimeError):
+    """The server no longer has this session (it restarted, or closed it while we were away)."""
+
+    def __init__(self, session: str, why: str) -> None:
+        super().__init__(f"session {session} was lost: {why}")
+        self.session = session
+        self.why = why
 
 
 @dataclass
@@ -78,7 +109,19 @@ class Client:
         self._socket.setsockopt(zmq.HEARTBEAT_IVL, heartbeat_ms)
         self._socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, heartbeat_ms * 5)
         self._socket.setsockopt(zmq.RCVHWM, 0)   # never drop the server's stream on our side
+        self._monitor = self._socket.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
         self._socket.connect(endpoint)
+        self._poller = zmq.Poller()
+        self._poller.register(self._socket, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
+        self._name = name
+        self._down_since: float | None = None     # the connection closed at this local time
+        self._epoch = 0                           # connections made so far, the first being 1
+        self._hello_seq: int | None = None        # a hello sent after a reconnect, not yet answered
+        self.sessions: set[str] = set()           # sessions this client opened and has not closed
+        self.lost: dict[str, str] = {}            # session -> why the server no longer has it
+        self.events: collections.deque = collections.deque(maxlen=1000)   # ("disconnected" | "reconnected" | "session_lost", detail)
+        self._liveness_s = heartbeat_ms * 5 / 1000
         self._seq = itertools.count(1)
         self._replies: dict[int, Message] = {}
         self._streams: dict[str, collections.deque] = collections.defaultdict(collections.deque)
@@ -91,7 +134,8 @@ class Client:
         # and an error comes back within milliseconds, far inside the last 4096.
         self._unanswered: collections.deque[int] = collections.deque(maxlen=4096)
         self._arrivals: dict[int, float] = {}
-        self.welcome = self.request(Message("hello", {"versions": [VERSION], "client": name}))
+        self.welcome = self.request(self._hello())
+        self._liveness_s = self.welcome.get("liveness_timeout_ms", heartbeat_ms * 5) / 1000
 
     # -- plumbing -----------------------------------------------------------------------------
     def send(self, message: Message) -> int:
@@ -99,31 +143,102 @@ class Client:
         self._socket.send_multipart(encode(message), copy=False)
         return message.seq
 
-    def request(self, message: Message, timeout: float | None = None) -> Message:
-        """Send and wait for the reply; an `error` reply raises ServerError."""
-        seq = self.send(message)
-        reply = self._wait_reply(seq, timeout)
-        if reply.type == "error":
-            raise ServerError(reply["code"], reply["message"])
-        return reply
+    def _hello(self) -> Message:
+        return Message("hello", {"versions": [VERSION], "client": self._name})
 
-    def _wait_reply(self, seq: int, timeout: float | None) -> Message:
+    def request(self, message: Message, timeout: float | None = None) -> Message:
+        """Send and wait for the reply; an `error` reply raises ServerError. A request whose
+        connection was lost before its reply came is sent again once the client is connected and
+        has said hello again, unless its session was lost (SessionLost)."""
+        self._check_session(message)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            epoch = self._epoch
+            seq = self.send(message)
+            reply = self._wait_reply(seq, deadline, epoch if message.type != "hello" else None)
+            if reply is None:           # reconnected meanwhile: this request may not have arrived
+                self._check_session(message)
+                if message.type not in _SAFE_TO_REPEAT:
+                    raise RequestLost(f"the connection to {self.endpoint} dropped before the reply to "
+                                      f"'{message.type}' came; it may or may not have been carried out")
+                continue
+            if reply.type == "error" and reply["code"] == "hello_required" and self._epoch != epoch:
+                self._await_hello(deadline)
+                continue
+            # A hello of our own after a reconnect is still out: let it land first, so `lost` and
+            # `welcome` are up to date when the caller looks.
+            self._await_hello(deadline)
+            if reply.type == "error":
+                raise ServerError(reply["code"], reply["message"])
+            return reply
+
+    def _check_session(self, message: Message) -> None:
+        sid = message.fields.get("session")
+        if sid in self.lost:
+            raise SessionLost(sid, self.lost[sid])
+
+    def _wait_reply(self, seq: int, deadline: float, epoch: int | None) -> Message | None:
         while seq not in self._replies:
+            if epoch is not None and self._epoch != epoch and self._hello_seq is None:
+                return None
             self._receive_one(deadline)
         return self._replies.pop(seq)
 
-    def _receive_one(self, deadline: float) -> Message:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not self._socket.poll(int(remaining * 1000) + 1):
-            raise TimedOut(f"no answer from {self.endpoint} in time")
+    def _await_hello(self, deadline: float) -> None:
+        while self._hello_seq is not None:
+            self._receive_one(deadline)
+
+    def _read_monitor(self) -> None:
+        while True:
+            try:
+                event = parse_monitor_message(self._monitor.recv_multipart(zmq.NOBLOCK))
+            except zmq.Again:
+                return
+            if event["event"] == zmq.EVENT_DISCONNECTED:
+                self._down_since = time.monotonic()
+                self.events.append(("disconnected", self.endpoint))
+            elif event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._epoch += 1
+                if self._epoch > 1:
+                    # A new connection: the server may be a new process that knows nothing of us.
+                    self._down_since = None
+                    self.events.append(("reconnected", self.endpoint))
+                    self._hello_seq = self.send(self._hello())
+
+    def _on_rehello(self, welcome: Message) -> None:
+        self._hello_seq = None
+        self.welcome = welcome
+        kept = set(welcome.get("sessions", []))
+        for sid in sorted(self.sessions - kept):
+            self.lost[sid] = "the server no longer has it (it restarted or closed it while we were away)"
+            self.sessions.discard(sid)
+            self.events.append(("session_lost", sid))
+
+    def _receive_one(self, deadline: float) -> Message | None:
+        while True:
+            self._read_monitor()
+            if self._down_since is not None and time.monotonic() - self._down_since > self._liveness_s:
+                raise ServerGone(f"the server at {self.endpoint} has been unreachable for "
+                                 f"{time.monotonic() - self._down_since:.1f} s")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimedOut(f"no answer from {self.endpoint} in time")
+            # Wake at least every 100 ms to look at the connection, so a dead server is reported
+            # within its liveness timeout however long the caller was willing to wait.
+            ready = dict(self._poller.poll(int(min(remaining, 0.1) * 1000) + 1))
+            if self._socket in ready:
+                break
+            if self._monitor in ready:
+                continue
         frames = self._socket.recv_multipart()
         arrived = time.monotonic()
         message = decode(frames, max_bulk_bytes=1 << 30)
         if message.type == "error" and message.get("re") in self._unanswered:
             self._unanswered.remove(message["re"])
             raise ServerError(message["code"], message["message"])
-        if message.type in _REPLY_TYPES and "re" in message.fields:
+        if message.type == "welcome" and message.get("re") == self._hello_seq:
+            self._on_rehello(message)
+        elif message.type in _REPLY_TYPES and "re" in message.fields:
             self._replies[message["re"]] = message
         elif message.type == "error":
             raise ServerError(message["code"], message["message"])
@@ -165,6 +280,7 @@ class Client:
     # -- requests -----------------------------------------------------------------------------
     def open(self, **options) -> "Session":
         reply = self.request(Message("open", options))
+        self.sessions.add(reply["session"])
         return Session(self, reply)
 
     def ping(self, session: str | None = None) -> tuple[float, Message]:
@@ -175,6 +291,8 @@ class Client:
         return time.monotonic() - t0, reply
 
     def close(self) -> None:
+        self._socket.disable_monitor()
+        self._monitor.close(0)
         self._socket.close(0)
 
     def __enter__(self) -> "Client":
@@ -261,7 +379,9 @@ class Session:
         return self.client.request(Message("set", {"session": self.id, **params}))
 
     def close(self) -> Message:
-        return self.client.request(Message("close", {"session": self.id}))
+        reply = self.client.request(Message("close", {"session": self.id}))
+        self.client.sessions.discard(self.id)
+        return reply
 
     def stream(self, utterance: str, timeout: float | None = None) -> Iterator[tuple[Message, float]]:
         """Stream messages of one utterance, header to end, with local arrival times. Messages of

@@ -47,6 +47,9 @@ class ServerConfig:
     back with its routing id within this long has its sessions closed. A client that only stops
     reading keeps its connection (its kernel still acknowledges) and is never timed out."""
     send_hwm: int = 2000
+    send_buffer_bytes: int = 0
+    """ZMQ_SNDBUF of the client socket: 0 keeps the operating system's (tests make it small to
+    fill a slow reader's pipe quickly)."""
     max_backlog_bytes: int = 64 * 1024 * 1024
     """Stream bytes the server holds for one client that does not read; past this, the biggest of
     its streams ends with status error (welcome.max_backlog_bytes)."""

@@ -9,13 +9,17 @@ One thread owns all of them (ZeroMQ sockets are not thread-safe). Sends to clien
 non-blocking with ROUTER_MANDATORY, so a full pipe (slow client) or a vanished peer is reported
 to the service instead of blocking the loop or silently dropping frames.
 
-Liveness is decided at the TCP level, not by ZMTP heartbeats. A client that stops reading stops
-its libzmq from reading too once its receive queue is full, so it cannot answer a PING; a
-heartbeat timeout would drop a live client and the messages in flight to it. Its kernel still
-acknowledges, though, so TCP keeps the connection while the stream waits. A killed process's
-kernel closes its socket (the monitor reports it at once); a vanished host stops acknowledging,
-and TCP_MAXRT and keepalive give up on it within the heartbeat timeout. The server still sends
-PINGs (so clients can tell a dead server) and answers clients' PINGs.
+Liveness is decided at the TCP level, not by ZMTP heartbeat timeouts. A client that stops reading
+stops its libzmq from reading too once its receive queue is full, so it cannot answer a PING, and
+a heartbeat timeout would drop a live client with the messages in flight to it (measured: a spec
+client with libzmq's defaults lost its stream after 1.5 s of not reading). Its kernel still
+acknowledges, so TCP keeps the connection and the stream waits (TCP_MAXRT would not do: Linux
+applies it to zero-window probes as well, and it dropped the same client). A killed or crashed
+process's kernel closes its socket, and the monitor reports that at once; a vanished host on a
+quiet connection fails TCP keepalive probes within the heartbeat timeout. A vanished host with
+data still in flight is given up by TCP's own retransmission timeout, or ends at the byte budget
+(server/pacer.py). The server still sends PINGs, so clients can tell a dead server, and answers
+theirs.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class Server:
         router.setsockopt(zmq.SNDHWM, c.send_hwm)
         router.setsockopt(zmq.RCVHWM, c.send_hwm)
         router.setsockopt(zmq.MAXMSGSIZE, c.transport_max_bytes)
+        if c.send_buffer_bytes:
+            router.setsockopt(zmq.SNDBUF, c.send_buffer_bytes)
         _tcp_liveness(router, c.heartbeat_ms, c.heartbeat_timeout_ms)
         self.endpoint = _bind(router, c.endpoint)
         self._router = router
@@ -258,10 +264,9 @@ class Server:
 
 def _tcp_liveness(socket: zmq.Socket, heartbeat_ms: int, timeout_ms: int) -> None:
     """PINGs out every `heartbeat_ms`, but no ZMTP timeout (see the module docstring): TCP decides
-    whether a peer is there, by retransmission timeout and keepalive probes."""
+    whether a peer is there, by keepalive probes on a quiet connection."""
     socket.setsockopt(zmq.HEARTBEAT_IVL, heartbeat_ms)
     socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, 24 * 3600 * 1000)
-    socket.setsockopt(zmq.TCP_MAXRT, timeout_ms)
     socket.setsockopt(zmq.TCP_KEEPALIVE, 1)
     socket.setsockopt(zmq.TCP_KEEPALIVE_IDLE, max(1, heartbeat_ms // 1000))
     socket.setsockopt(zmq.TCP_KEEPALIVE_INTVL, max(1, heartbeat_ms // 1000))
