@@ -32,7 +32,7 @@ class Harness:
 
     def __init__(self, **config: Any) -> None:
         self.clock = FakeClock()
-        self.pool = InlinePool()
+        self.pool = InlinePool(clock=self.clock)
         cfg = ServerConfig(endpoint="tcp://127.0.0.1:0", mirror_endpoint=None, **{"voice": "espeak", **config})
         self.service = Service(cfg, clock=self.clock, pool=self.pool, capabilities=list(BASE_CAPABILITIES))
         self.received: dict[bytes, list[tuple[float, Message]]] = collections.defaultdict(list)

@@ -206,3 +206,22 @@ def test_a_stalled_client_over_its_byte_budget_is_told_and_its_stream_ends():
     assert end and end[0]["status"] == "error" and "stopped reading" in end[0]["reason"]
     assert error and error[0]["code"] == "busy" and sid in error[0]["message"]
     assert end[0]["frames"] == len(h.frame_indices(A, uid))
+
+
+def test_engine_audio_sent_whole_is_animated_just_ahead_of_need_not_all_at_once():
+    h = Harness()
+    sid = h.open(A, idle=False)
+    pcm = pcm_tone(6.0)
+    step = 1600
+    for offset in range(0, len(pcm), step):
+        h.request(A, "speak_audio", [pcm[offset:offset + step].tobytes()], session=sid, utterance="whole",
+                  sample_rate=16000, offset=offset, final=offset + step >= len(pcm))
+    h.pool.run_all()
+    waiting = h.service.scheduler.pending(LIGHT)
+    assert 30 < waiting < 60          # pieces beyond the first 1.5 s wait for their time
+    h.run(6.5)
+    end = h.messages(A, utterance="whole", type_name="end")[0]
+    assert end["status"] == "done" and end["frames"] == 360 and len(h.frame_indices(A, "whole")) == 360
+    stream = [(at, m) for at, m in h.received[A] if m.get("utterance") == "whole" and m.type == "frames"]
+    start = h.service.started
+    assert all(at - start <= m["time"] for at, m in stream)     # every batch before its frames are due

@@ -202,6 +202,7 @@ class AudioUtterance:
         self.utt = utt
         self.sample_rate = sample_rate
         self.received = 0                       # samples accepted (I/O thread)
+        self.first_at = 0.0                     # monotonic time its first piece arrived
         self.stream: MotionStream | None = None
 
     def push(self, pcm: np.ndarray, final: bool) -> None:
@@ -225,7 +226,7 @@ def produce_idle(session: Session, frames: int) -> None:
     """Make the idle stream's next `frames` (a session task); start the idle stream if needed."""
     try:
         with session.lock:
-            if session.speaking() is not None or session.pending or session.audio_streams or session.closed:
+            if session.on_air() is not None or session.closed:
                 return
         if session.idle is None:
             utt = Utterance(id=f"idle{session.next_utterance_id()[1:]}", re=0, kind="idle")

@@ -10,7 +10,10 @@ Every task has
                 submitted: a session's state only ever changes on its own queue. Keyless tasks
                 (synthesis of a text, a transcript) touch no session and may run side by side.
 
-`take(lanes)` hands out the ready task with the earliest deadline among the lanes a worker serves.
+`take(lanes, now)` hands out the ready task with the earliest deadline among the lanes a worker
+serves. A task may also say `not_before`: work that is not needed for a while (the animation of
+the 30th second of a line the engine sent whole) waits until then, so it does not take the CPU
+from streams that play now.
 The pool keeps one worker that serves only the light lane, so idle motion, live input and the
 animation of engine audio never wait behind another session's synthesis, however many sessions
 synthesise at once (measured in docs/benchmarks.md, "fair scheduling").
@@ -25,6 +28,7 @@ import collections
 import itertools
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
@@ -41,6 +45,7 @@ class Task:
     deadline: float
     key: Hashable | None
     name: str
+    not_before: float = float("-inf")
     order: int = 0
     cancelled: bool = field(default=False, compare=False)
 
@@ -58,10 +63,10 @@ class Scheduler:
         self.closed = False
 
     def submit(self, fn: Callable[[], None], *, lane: str, deadline: float, key: Hashable | None = None,
-               name: str = "") -> Task:
+               name: str = "", not_before: float = float("-inf")) -> Task:
         if lane not in LANES:
             raise ValueError(f"unknown lane {lane!r}; expected one of {', '.join(LANES)}")
-        task = Task(fn, lane, deadline, key, name or getattr(fn, "__name__", "task"))
+        task = Task(fn, lane, deadline, key, name or getattr(fn, "__name__", "task"), not_before)
         with self._lock:
             task.order = next(self._order)
             if key is None:
@@ -70,19 +75,16 @@ class Scheduler:
                 self._keyed.setdefault(key, collections.deque()).append(task)
         return task
 
-    def take(self, lanes: tuple[str, ...] = LANES) -> Task | None:
+    def take(self, lanes: tuple[str, ...] = LANES, now: float = float("inf")) -> Task | None:
         """The ready task with the earliest deadline in `lanes` (ties: the first submitted), or None.
-        A keyed task is ready when it heads its key's queue and no task of that key is running."""
+        A keyed task is ready when it heads its key's queue and no task of that key is running;
+        any task, once `now` has reached its `not_before`."""
         with self._lock:
             best: Task | None = None
-            for key, queue in self._keyed.items():
-                if key in self._running_keys or not queue:
-                    continue
-                head = queue[0]
-                if head.lane in lanes and (best is None or (head.deadline, head.order) < (best.deadline, best.order)):
-                    best = head
-            for task in self._free:
-                if task.lane in lanes and (best is None or (task.deadline, task.order) < (best.deadline, best.order)):
+            heads = [q[0] for key, q in self._keyed.items() if q and key not in self._running_keys]
+            for task in heads + self._free:
+                if task.lane in lanes and task.not_before <= now \
+                        and (best is None or (task.deadline, task.order) < (best.deadline, best.order)):
                     best = task
             if best is None:
                 return None
@@ -107,14 +109,20 @@ class Scheduler:
         with self._lock:
             return len(self._keyed.pop(key, ()))
 
+    def next_start(self) -> float:
+        """The earliest `not_before` among queued tasks that wait for one (inf if none does)."""
+        with self._lock:
+            tasks = [q[0] for q in self._keyed.values() if q] + self._free
+            return min((t.not_before for t in tasks if t.not_before > float("-inf")), default=float("inf"))
+
     def pending(self, lane: str | None = None) -> int:
         with self._lock:
             tasks = [t for q in self._keyed.values() for t in q] + self._free
             return sum(1 for t in tasks if lane is None or t.lane == lane)
 
-    def run_one(self, lanes: tuple[str, ...] = LANES) -> Task | None:
+    def run_one(self, lanes: tuple[str, ...] = LANES, now: float = float("inf")) -> Task | None:
         """Take one task and run it on the calling thread (for tests and single-threaded use)."""
-        task = self.take(lanes)
+        task = self.take(lanes, now)
         if task is not None:
             try:
                 task.fn()
@@ -127,17 +135,18 @@ class InlinePool:
     """Tasks wait in the scheduler until the caller runs them (`run_all`): the service without
     threads, for tests under a fake clock and for hosts that run everything on one loop."""
 
-    def __init__(self, scheduler: Scheduler | None = None) -> None:
+    def __init__(self, scheduler: Scheduler | None = None, clock: Callable[[], float] = lambda: float("inf")) -> None:
         self.scheduler = scheduler or Scheduler()
+        self.clock = clock
 
     def submit(self, fn: Callable[[], None], *, lane: str, deadline: float, key: Hashable | None = None,
-               name: str = "") -> Task:
-        return self.scheduler.submit(fn, lane=lane, deadline=deadline, key=key, name=name)
+               name: str = "", not_before: float = float("-inf")) -> Task:
+        return self.scheduler.submit(fn, lane=lane, deadline=deadline, key=key, name=name, not_before=not_before)
 
     def run_all(self, lanes: tuple[str, ...] = LANES, limit: int = 100_000) -> int:
-        """Run tasks (those they submit too) until none is ready; return how many ran."""
+        """Run tasks (those they submit too) until none is ready now; return how many ran."""
         count = 0
-        while count < limit and self.scheduler.run_one(lanes) is not None:
+        while count < limit and self.scheduler.run_one(lanes, self.clock()) is not None:
             count += 1
         return count
 
@@ -149,8 +158,10 @@ class WorkerPool:
     """Threads that run the scheduler's tasks: `heavy_workers` that take any lane (earliest deadline
     first) and one that takes only light work. A task that raises is logged; the worker goes on."""
 
-    def __init__(self, scheduler: Scheduler, heavy_workers: int, name: str = "avbridge-work") -> None:
+    def __init__(self, scheduler: Scheduler, heavy_workers: int, name: str = "avbridge-work",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.scheduler = scheduler
+        self.clock = clock
         self._wakeup = threading.Condition()
         self._stopping = False
         self._threads = [threading.Thread(target=self._run, args=(LANES,), name=f"{name}-{i}", daemon=True)
@@ -160,8 +171,8 @@ class WorkerPool:
             thread.start()
 
     def submit(self, fn: Callable[[], None], *, lane: str, deadline: float, key: Hashable | None = None,
-               name: str = "") -> Task:
-        task = self.scheduler.submit(fn, lane=lane, deadline=deadline, key=key, name=name)
+               name: str = "", not_before: float = float("-inf")) -> Task:
+        task = self.scheduler.submit(fn, lane=lane, deadline=deadline, key=key, name=name, not_before=not_before)
         with self._wakeup:
             self._wakeup.notify_all()
         return task
@@ -172,10 +183,10 @@ class WorkerPool:
                 while True:
                     if self._stopping:
                         return
-                    task = self.scheduler.take(lanes)
+                    task = self.scheduler.take(lanes, self.clock())
                     if task is not None:
                         break
-                    self._wakeup.wait(0.5)
+                    self._wakeup.wait(min(0.5, max(0.001, self.scheduler.next_start() - self.clock())))
             try:
                 task.fn()
             except Exception:  # a failing task must not take its worker (and every later task) down

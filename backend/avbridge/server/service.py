@@ -43,6 +43,8 @@ log = logging.getLogger("avbridge.server")
 
 BASE_CAPABILITIES = ["say", "speak_audio", "interrupt", "set", "ping", "mirror", "realtime_pacing"]
 _CLOSED_MEMORY = 10_000
+_AUDIO_AHEAD_S = 1.0
+"""Engine audio is animated at least this long before its frames are due to be sent."""
 _IDLE_FEED_EVERY_S = 0.05
 """Idle streams are produced 0.2 to 0.5 s past the lead; checking them every 50 ms is plenty and
 keeps the work off most turns of the I/O loop, whose timing is the stream's."""
@@ -74,7 +76,7 @@ class Service:
         self._engine_lock = threading.Lock()
         self._generator = load_generator(config.motion)
         self._cache = SpeechCache(config.speech_cache_entries)
-        self.pool = pool if pool is not None else WorkerPool(Scheduler(), config.workers)
+        self.pool = pool if pool is not None else WorkerPool(Scheduler(), config.workers, clock=clock)
         self.scheduler: Scheduler = self.pool.scheduler
         self.pacer = Pacer(clock, config.lead_s, config.max_backlog_bytes)
         self.connections = ConnectionTracker(config.heartbeat_timeout_ms / 1000)
@@ -257,13 +259,20 @@ class Service:
                 utt = Utterance(id=uid, re=m.seq, kind="audio")
                 session.active = utt
                 stream = session.audio_streams[uid] = AudioUtterance(session, utt, rate)
+                stream.first_at = self.clock()
+            # A realtime stream's frames for second t of the line are sent at about t - lead: a line
+            # sent whole is animated a little ahead of that, not all at once, so its CPU is spread
+            # over the line instead of taken from the other sessions' streams in one burst.
+            not_before = stream.first_at + stream.received / rate - self.config.lead_s - _AUDIO_AHEAD_S \
+                if session.realtime else float("-inf")
             stream.received += len(pcm)
             final = m["final"]
             if final:
                 session.audio_streams.pop(uid, None)
         # The animation is the session's own task; the reply leaves now.
         self.pool.submit(lambda: self._animate_audio(session, stream, pcm, final), lane=LIGHT,
-                         deadline=self.clock(), key=session.id, name="speak-audio")
+                         deadline=max(self.clock(), not_before), key=session.id, name="speak-audio",
+                         not_before=not_before)
         return [Message("ok", {"re": m.seq, "session": session.id, "utterance": uid})]
 
     def _animate_audio(self, session: Session, stream: AudioUtterance, pcm: np.ndarray, final: bool) -> None:
@@ -391,7 +400,7 @@ class Service:
         if not (session.realtime and session.idle_enabled) or session.closed or session.idle_queued:
             return
         with session.lock:
-            if session.speaking() is not None or session.pending or session.audio_streams:
+            if session.on_air() is not None:
                 return
             idle = session.idle
             produced_until = (idle.utterance.start + idle.utterance.frames / session.fps) if idle and idle.utterance.start is not None \

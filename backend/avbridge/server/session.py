@@ -243,6 +243,17 @@ class Session:
                     return utt
             return None
 
+    def on_air(self) -> Utterance | None:
+        """The line playing on the timeline now or later: begun, not ended, not cut. A line still
+        waiting for its first audio is not on air, so idle motion goes on until it starts."""
+        with self.lock:
+            now = self.now()
+            for utt in [self.active, *self.begun]:
+                if utt is not None and utt.start is not None and not utt.cancelled \
+                        and (utt.end_time is None or utt.end_time > now):
+                    return utt
+            return None
+
     def ahead_of_clock(self, utt: Utterance) -> float:
         """Seconds by which `utt`'s produced media runs past the session clock (0 if not started)."""
         if utt.start is None or not utt.sample_rate:
