@@ -42,3 +42,18 @@ def test_say_writes_a_take(tmp_path, capsys):
         inside = (t >= b["time"] - 1 / 120) & (t <= b["end"] + 1 / 120)
         assert (gap[inside] < LIPS_CLOSED_BELOW).any(), b
     assert (out / "plot.png").stat().st_size > 20_000
+
+
+def test_user_errors_are_one_sentence_and_exit_code_2(tmp_path, capsys):
+    from avbridge.cli import main as cli_main
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("Timecode,BlendShapeCount\nnot,a take\n")
+    cases = [
+        (["inspect", str(tmp_path / "missing")], "no such take"),
+        (["inspect", str(bad_csv)], "bad.csv"),
+        (["say", "Hi.", "--voice", "espeak", "--motion", "nonsense", "--out", str(tmp_path / "o")], "unknown motion generator"),
+    ]
+    for argv, words in cases:
+        assert cli_main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and words in err and "Traceback" not in err and "\n" not in err, err

@@ -5,7 +5,6 @@ review (the conformance run and the soak run); the fixed behaviour is what SPEC.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

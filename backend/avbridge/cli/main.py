@@ -9,8 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from avbridge.server.config import ServerConfig
+import zmq
+
 from avbridge.cli.logs import setup_logging
+from avbridge.client import ServerError, ServerGone, TimedOut
+from avbridge.core.extras import missing_extra_sentence
+from avbridge.server.config import ServerConfig
 
 log = logging.getLogger("avbridge")
 
@@ -161,14 +165,32 @@ def _play_if_possible(wav: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A user's mistake (a missing file, a bad take or checkpoint, an address in
+    use, an extra not installed, a server that refuses) is one sentence on stderr and exit code 2,
+    never a traceback; `--log-level debug` shows the traceback too."""
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
-    from avbridge.motion.flow import CheckpointError
     try:
         return _run(args)
-    except CheckpointError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ImportError, zmq.ZMQError, TimedOut, ServerGone, ServerError, OSError, ValueError) as exc:
+        if args.log_level == "debug":
+            raise
+        print(f"error: {_sentence(args, exc)}", file=sys.stderr)
         return 2
+
+
+def _sentence(args, exc: Exception) -> str:
+    if isinstance(exc, ImportError):
+        return missing_extra_sentence(exc)
+    if isinstance(exc, zmq.ZMQError):
+        where = getattr(args, "bind", None) or getattr(args, "connect", None) or "the socket"
+        return f"cannot use {where}: {exc}"
+    if isinstance(exc, ServerError):
+        return f"the server refused: {exc.message} ({exc.code})"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    # CheckpointError, DatasetError, TakeError and WavError are ValueErrors that carry their sentence.
+    return str(exc)
 
 
 def _run(args) -> int:

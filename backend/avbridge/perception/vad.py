@@ -19,8 +19,8 @@ per 32 ms analysed (the last few seconds).
 from __future__ import annotations
 
 import collections
+import functools
 import copy
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,18 +35,12 @@ PAUSE_DROP_DB = 20.0
 LEVEL_DECAY_DB = 0.05        # per window: the speech level forgets a loud passage at 1.5 dB/s
 PITCH_LEVEL_RATE = 0.02      # per voiced window: the pitch level follows about 1.6 s of voicing
 
-_model = None
-_model_lock = threading.Lock()
-
-
+@functools.cache
 def _shared_model():
-    """The ONNX session is loaded once (70 ms) and shared; each stream keeps its own RNN state."""
-    global _model
-    with _model_lock:
-        if _model is None:
-            from silero_vad import load_silero_vad
-            _model = load_silero_vad(onnx=True)
-        return _model
+    """The ONNX session is loaded once (70 ms) and shared; each stream keeps its own RNN state.
+    (functools.cache is thread-safe for this: a race loads it twice and keeps one.)"""
+    from silero_vad import load_silero_vad
+    return load_silero_vad(onnx=True)
 
 
 @dataclass(frozen=True)

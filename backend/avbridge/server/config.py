@@ -53,6 +53,10 @@ class ServerConfig:
     max_backlog_bytes: int = 64 * 1024 * 1024
     """Stream bytes the server holds for one client that does not read; past this, the biggest of
     its streams ends with status error (welcome.max_backlog_bytes)."""
+    torch_threads: int | None = 1
+    """Torch's intra-op threads while serving a learned motion model (set by the server, which owns
+    the process; None leaves torch alone). One window is a few small matrix products: one thread
+    gives 67 ms a window, two 118 ms (tools/bench_flow.py)."""
     switch_interval_s: float | None = 0.0005
     """The interpreter's thread switch interval while the server runs (restored when it stops):
     with the default 5 ms, a send that is due can wait that long behind a generator thread."""

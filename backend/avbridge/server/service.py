@@ -189,6 +189,7 @@ class Service:
             raise ProtocolError("busy", f"the server has {len(self.sessions)} sessions open; the limit is {self.config.max_sessions}")
         if len(client.sessions) >= self.config.max_sessions_per_client:
             raise ProtocolError("busy", f"this client has {len(client.sessions)} sessions open; the limit is {self.config.max_sessions_per_client}")
+        self._need_auto_emotion(m)
         o = requests.open_options(self.config, m, ENGINES, self.capabilities)
         session = Session(id=uuid.uuid4().hex[:12], owner=client.identity, fps=o.fps, engine=self.engine(o.voice),
                           generator=self._generator, params=o.params, clock=self.clock, realtime=o.realtime,
@@ -218,9 +219,7 @@ class Service:
             raise ProtocolError("empty_text", "say: text has nothing to speak (no letters or digits)")
         if len(session.pending) >= self.config.max_queued_utterances:
             raise ProtocolError("busy", f"say: {len(session.pending)} utterances are already queued; the limit is {self.config.max_queued_utterances}")
-        if m.get("emotion") == "auto" and "emotion_auto" not in self.capabilities:
-            raise ProtocolError("bad_field", "say: emotion auto needs the emotion extra on the server "
-                                             "(pip install 'avbridge[emotion]')")
+        self._need_auto_emotion(m)
         params = session.params
         if "emotion" in m.fields or "intensity" in m.fields:
             params = type(params)(**{**params.__dict__})
@@ -306,6 +305,7 @@ class Service:
             raise ProtocolError("missing_field", f"set: give at least one of {', '.join(requests.SET_FIELDS)}")
         if "calibrate" in m.fields and session.live is None:
             raise ProtocolError("bad_field", "set: calibrate needs a live session (open with live)")
+        self._need_auto_emotion(m)
         requests.apply_params(session.params, m, "set")
         if "thinking" in m.fields:
             session.params.thinking = m["thinking"]
@@ -357,6 +357,11 @@ class Service:
                 raise ProtocolError("session_closed", f"session {sid} is closed")
             raise ProtocolError("unknown_session", f"no session {sid}")
         return session
+
+    def _need_auto_emotion(self, m: Message) -> None:
+        if m.get("emotion") == "auto" and "emotion_auto" not in self.capabilities:
+            raise ProtocolError("bad_field", f"{m.type}: emotion auto needs the emotion extra on the server "
+                                             "(pip install 'avbridge[emotion]')")
 
     def _emotion_of(self, text: str) -> tuple[str, float]:
         from avbridge.motion import text_emotion

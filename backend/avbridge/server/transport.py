@@ -126,6 +126,9 @@ class Server:
         previous_interval = sys.getswitchinterval()
         if self.config.switch_interval_s:
             sys.setswitchinterval(self.config.switch_interval_s)
+        if self.config.torch_threads and self.config.motion.startswith("flow:"):
+            import torch
+            torch.set_num_threads(self.config.torch_threads)
         log.info("serving endpoint=%s mirror=%s voice=%s fps=%g", self.endpoint, self.mirror_endpoint or "off",
                  self.config.voice, self.config.fps)
         self._ready.set()

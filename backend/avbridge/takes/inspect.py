@@ -26,14 +26,14 @@ ROWS: list[tuple[str, list[str]]] = [
 
 
 def inspect_sheet(takes: list[Take], out: Path) -> Path:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The figure API without pyplot: no global backend is chosen and no figure is registered
+    # anywhere, so drawing a take changes nothing else in the process.
+    from matplotlib.figure import Figure
 
     has_audio = any(t.pcm is not None for t in takes)
     rows = (["audio"] if has_audio else []) + [r[0] for r in ROWS] + ["head (°)", "gaze (°)"]
-    fig, axes = plt.subplots(len(rows), len(takes), figsize=(9 * len(takes), 1.55 * len(rows)), squeeze=False,
-                             sharex="col", sharey="row")
+    fig = Figure(figsize=(9 * len(takes), 1.55 * len(rows)))
+    axes = fig.subplots(len(rows), len(takes), squeeze=False, sharex="col", sharey="row")
     for column, take in enumerate(takes):
         track = take.track
         t = (track.start_frame + np.arange(len(track))) / track.fps
@@ -75,5 +75,4 @@ def inspect_sheet(takes: list[Take], out: Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
-    plt.close(fig)
     return out

@@ -13,14 +13,14 @@ from avbridge.core.track import Track
 
 def plot_take(path: Path, pcm: np.ndarray, sample_rate: int, track: Track, events: list[dict],
               start: float = 0.0, title: str = "") -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The figure API without pyplot: no global backend is chosen and no figure is registered
+    # anywhere, so drawing a take changes nothing else in the process.
+    from matplotlib.figure import Figure
 
     t_audio = np.arange(len(pcm)) / sample_rate
     t = (track.start_frame + np.arange(len(track))) / track.fps
-    fig, axes = plt.subplots(4, 1, figsize=(14, 9), sharex=True,
-                             gridspec_kw={"height_ratios": [1, 1.6, 0.9, 1.1]})
+    fig = Figure(figsize=(14, 9))
+    axes = fig.subplots(4, 1, sharex=True, gridspec_kw={"height_ratios": [1, 1.6, 0.9, 1.1]})
     wave_ax, mouth_ax, eye_ax, head_ax = axes
     wave_ax.plot(t_audio, np.asarray(pcm, np.float32) / 32768.0, lw=0.4, color="0.3")
     wave_ax.set_ylabel("speech")
@@ -50,4 +50,3 @@ def plot_take(path: Path, pcm: np.ndarray, sample_rate: int, track: Track, event
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -9,6 +9,7 @@ HH:MM:SS:FF.mmm on a 60 fps base from the start of the utterance.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 from pathlib import Path
 
@@ -59,15 +60,16 @@ def write_events(path: Path, events: list[dict], start: float = 0.0) -> None:
 
 def write_take(out_dir: Path, pcm: np.ndarray, sample_rate: int, track: Track, events: list[dict],
                start: float = 0.0, title: str = "") -> dict[str, Path]:
-    """Write speech.wav, track.csv, events.jsonl and plot.png into `out_dir`; return the paths."""
-    from avbridge.takes.plot import plot_take
-
+    """Write speech.wav, track.csv, events.jsonl and (with matplotlib, the preview extra) plot.png
+    into `out_dir`; return the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"wav": out_dir / "speech.wav", "csv": out_dir / "track.csv",
-             "events": out_dir / "events.jsonl", "plot": out_dir / "plot.png"}
+    paths = {"wav": out_dir / "speech.wav", "csv": out_dir / "track.csv", "events": out_dir / "events.jsonl"}
     write_wav(paths["wav"], pcm, sample_rate)
     write_csv(paths["csv"], track)
     write_events(paths["events"], events, start)
-    plot_take(paths["plot"], pcm, sample_rate, track, events, start, title)
+    if importlib.util.find_spec("matplotlib") is not None:
+        from avbridge.takes.plot import plot_take
+        paths["plot"] = out_dir / "plot.png"
+        plot_take(paths["plot"], pcm, sample_rate, track, events, start, title)
     return paths

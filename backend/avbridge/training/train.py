@@ -159,8 +159,6 @@ class Trainer:
         self.config = config
         self.data = data or {}
         self.device = _device(config.device)
-        if config.threads:
-            torch.set_num_threads(config.threads)
         flow = config.flow
         self.train = [prepare(c, flow.fps) for c in train_clips]
         self.val = [prepare(c, flow.fps) for c in val_clips]
@@ -324,6 +322,8 @@ def command(args) -> int:
                              flow=FlowConfig(dit=SIZES[args.size]))
         data = {"sources": args.data, "train": [c.name for c in train_clips], "val": [c.name for c in val_clips],
                 "train_minutes": round(sum(c.seconds for c in train_clips) / 60, 2)}
+        if config.threads:
+            torch.set_num_threads(config.threads)     # the command owns the process; a Trainer does not
         trainer = Trainer(config, train_clips, val_clips, data)
         if args.resume:
             trainer.resume(Path(args.out) / "last.pt")

@@ -144,12 +144,10 @@ class FlowGenerator:
 
     def __init__(self, path: str | Path, device: str | None = None, steps: int | None = None,
                  window: int | None = None) -> None:
+        # Torch's thread count is the process's: the server (ServerConfig.torch_threads) or the
+        # program embedding this sets it, not a generator (tools/bench_flow.py: one thread gives
+        # 67 ms a window, two 118 ms, as the server runs sessions on its own workers).
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if device == "cpu":
-            # One window is a few small matrix products: torch's thread pool costs more than it
-            # gives (tools/bench_flow.py: 67 ms a window on one thread, 118 ms on two), and the
-            # server runs sessions on its own worker threads. This is process-wide.
-            torch.set_num_threads(1)
         self.model, _ = FlowMotionModel.load(path, device)
         self.path = Path(path)
         self.name = f"flow:{self.path}"
