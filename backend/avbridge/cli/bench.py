@@ -82,8 +82,8 @@ class ServerProcess:
                 return
             except TimeoutError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the benchmark server did not start: "
-                                       + self.process.stderr.read().decode(errors="replace"))
+                    stderr = self.process.stderr.read() if self.process.stderr else b""
+                    raise RuntimeError("the benchmark server did not start: " + stderr.decode(errors="replace"))
 
     def cpu_seconds(self) -> float:
         return _cpu_seconds(self.process.pid)
@@ -100,7 +100,7 @@ def _percentiles(values: list[float], *ps: float) -> list[float]:
     return [float(np.percentile(values, p)) if values else float("nan") for p in ps]
 
 
-def bench_latency(endpoint: str, repeats: int) -> list[tuple[str, float, float, float, float]]:
+def bench_latency(endpoint: str, repeats: int) -> list[tuple]:
     """(case, audio p50, audio p95, frame p50, frame p95) in milliseconds."""
     rows = []
     with Client(endpoint, timeout=30) as client:
@@ -127,6 +127,7 @@ def bench_latency(endpoint: str, repeats: int) -> list[tuple[str, float, float, 
                 session.interrupt()
                 for message, _ in session.stream(utterance):
                     pass
+                assert first_audio is not None and first_frame is not None
                 audio_ms.append((first_audio - t0) * 1000)
                 frame_ms.append((first_frame - t0) * 1000)
             rows.append((label, *_percentiles(audio_ms, 50, 95), *_percentiles(frame_ms, 50, 95)))
@@ -187,7 +188,7 @@ def bench_streaming(server: ServerProcess, sessions: int, seconds: float) -> dic
             got = client.next_any_stream_message(timeout=0.002)
             while got is not None:
                 message, arrived = got
-                sid = message.session
+                sid = message["session"]
                 if message.type == "stream":
                     burst_until[sid] = arrived + 0.02
                     last.pop(sid, None)

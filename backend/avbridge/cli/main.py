@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from typing import Iterator
+
 import zmq
 
 from avbridge.cli.logs import setup_logging
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def _endpoint(args) -> str:
+def _endpoint(args) -> Iterator[str]:
     """The endpoint to talk to: --connect, or a server started here on a free loopback port."""
     if args.connect:
         yield args.connect

@@ -83,7 +83,7 @@ def pitch(pcm: np.ndarray, sample_rate: int, centres: np.ndarray, loud: np.ndarr
     return np.where(voiced, f0, 0.0).astype(np.float32)
 
 
-def one_pole(x: np.ndarray, initial, tau_frames: float) -> np.ndarray:
+def one_pole(x: np.ndarray, initial: float | list[float] | np.ndarray, tau_frames: float) -> np.ndarray:
     """y[n] = y[n-1] + a (x[n] - y[n-1]) along axis 0 from y[-1] = `initial`, a = 1 - exp(-1/tau).
     An IIR filter in scipy: a Python loop here held the interpreter lock for milliseconds, which
     delayed the server's sends."""

@@ -62,7 +62,8 @@ class Clip:
 def save(clips: list[Clip], folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = {"corpus_version": CORPUS_VERSION, "clips": []}
+    entries: list[dict] = []
+    manifest = {"corpus_version": CORPUS_VERSION, "clips": entries}
     for clip in clips:
         file = f"{clip.name}.npz"
         arrays = {"motion": clip.motion, "measured": clip.measured, "valid": clip.valid, "pcm": clip.pcm}
@@ -72,8 +73,8 @@ def save(clips: list[Clip], folder: str | Path) -> Path:
         for name in ("user_pcm", "user_face"):
             if getattr(clip, name) is not None:
                 arrays[name] = getattr(clip, name)
-        np.savez_compressed(folder / file, **arrays)
-        manifest["clips"].append({"name": clip.name, "source": clip.source, "fps": clip.fps, "file": file,
+        np.savez_compressed(folder / file, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
+        entries.append({"name": clip.name, "source": clip.source, "fps": clip.fps, "file": file,
                                   "frames": len(clip.motion), "seconds": round(clip.seconds, 3), "meta": clip.meta})
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return folder

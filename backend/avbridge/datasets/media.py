@@ -97,8 +97,9 @@ def video_frames(path: str | Path) -> tuple[float, Iterator[tuple[float, np.ndar
 
     def frames():
         with container:
-            for frame in container.decode(video=0):
-                time_s = float(frame.pts * stream.time_base) if frame.pts is not None else frame.index / fps
+            for count, frame in enumerate(container.decode(video=0)):
+                time_s = float(frame.pts * stream.time_base) if frame.pts is not None and stream.time_base is not None \
+                    else count / fps
                 yield time_s, frame.to_ndarray(format="rgb24")
 
     return fps, frames()

@@ -94,11 +94,11 @@ def _spread_rounding(targets: np.ndarray, phonemes: Sequence[Phoneme], visemes: 
         while j >= 0 and visemes[j] in _CONSONANTS and onset - phonemes[j].start <= _ROUND_AHEAD_S:
             inside = (t >= phonemes[j].start) & (t < phonemes[j].end)
             weight = 0.7 * (1 - (onset - phonemes[j].start) / _ROUND_AHEAD_S) + 0.2
-            targets[np.ix_(inside, _ROUNDING)] = np.maximum(targets[np.ix_(inside, _ROUNDING)], weight * pose)
+            targets[np.ix_(inside, np.asarray(_ROUNDING))] = np.maximum(targets[np.ix_(inside, np.asarray(_ROUNDING))], weight * pose)
             j -= 1
         if i + 1 < len(visemes) and visemes[i + 1] in _CONSONANTS:
             inside = (t >= offset) & (t < phonemes[i + 1].end)
-            targets[np.ix_(inside, _ROUNDING)] = np.maximum(targets[np.ix_(inside, _ROUNDING)], 0.35 * pose)
+            targets[np.ix_(inside, np.asarray(_ROUNDING))] = np.maximum(targets[np.ix_(inside, np.asarray(_ROUNDING))], 0.35 * pose)
     # a consonant between two open vowels keeps part of the jaw opening
     for i in range(1, len(visemes) - 1):
         if visemes[i] in _CONSONANTS and visemes[i - 1] in _OPEN_VOWELS and visemes[i + 1] in _OPEN_VOWELS:

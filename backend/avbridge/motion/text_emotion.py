@@ -12,6 +12,7 @@ A weak match with little polarity is neutral. The model loads once, on first use
 from __future__ import annotations
 
 import functools
+from typing import Any
 import threading
 
 import numpy as np
@@ -36,7 +37,7 @@ _NEGATIVE = {"sad", "angry", "concerned"}
 class TextEmotion:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._model = None
+        self._model: Any = None        # sentence_transformers.SentenceTransformer, loaded on first use
         self._centroids: dict[str, np.ndarray] = {}
         self._vader = None
 
@@ -63,8 +64,9 @@ class TextEmotion:
         self._load()
         vector = self._model.encode([text], normalize_embeddings=True)[0]
         scores = {emotion: float(vector @ c) for emotion, c in self._centroids.items()}
+        assert self._vader is not None
         valence = float(self._vader.polarity_scores(text)["compound"])
-        ranked = sorted(scores, key=scores.get, reverse=True)
+        ranked = sorted(scores, key=lambda e: scores[e], reverse=True)
         best = ranked[0]
         # Polarity overrules an embedding that points the other way.
         if best == "happy" and valence < -0.3:

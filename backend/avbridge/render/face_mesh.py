@@ -70,7 +70,7 @@ class FaceMesh:
             if facing[f]:
                 a, b, c = points[self.triangles[f]]
                 draw.polygon([tuple(a), tuple(b), tuple(c)], fill=tuple(colours[f]))
-        return image.resize((size, size), Image.LANCZOS)
+        return image.resize((size, size), Image.Resampling.LANCZOS)
 
     def _draw_eyes(self, draw, place, project, gaze, rotation, pixels_per_metre) -> None:
         for eye, (yaw, pitch) in zip(self.eye_centres, ((gaze[0], gaze[1]), (gaze[2], gaze[3]))):

@@ -61,6 +61,6 @@ def _contact_sheet(thumbnails: list[tuple[float, Image.Image]], title: str, colu
     draw.text((8, 8), title, fill=(230, 230, 230))
     for k, (at, frame) in enumerate(thumbnails):
         x, y = (k % columns) * size, 28 + (k // columns) * size
-        sheet.paste(frame.resize((size, size), Image.LANCZOS), (x, y))
+        sheet.paste(frame.resize((size, size), Image.Resampling.LANCZOS), (x, y))
         draw.text((x + 6, y + 4), f"{at:.2f} s", fill=(230, 230, 230))
     return sheet

@@ -68,6 +68,12 @@ class LiveState:
     barge_ins: list[float] = field(default_factory=list)   # seconds from the user's onset arriving to the cut
 
 
+    def user_to_session(self, user_time: float) -> float:
+        """Session time of a moment of user time (the anchor is set by the first user message)."""
+        assert self.anchor is not None
+        return self.anchor + user_time
+
+
 class LiveRunner:
     def __init__(self, pool: Any, wake: Callable[[], None], playout_delay_s: float) -> None:
         self._pool = pool
@@ -162,6 +168,7 @@ class LiveRunner:
                     if kind == "audio":
                         live.queued_samples -= len(item)
                 if kind == "audio":
+                    assert live.resampler is not None      # set with the first user_audio
                     self._on_audio(session, live, live.resampler.push(item), arrived - session.created)
                 else:
                     live.input.push_face(item)
@@ -183,7 +190,7 @@ class LiveRunner:
         for name, user_time, fields in update.events:
             if name == "barge_in":
                 continue
-            at = live.anchor + user_time
+            at = live.user_to_session(user_time)
             if name == "backchannel":
                 live.input.listening.nod(session.now() + 0.05, fields["text"], 1.0 if fields["text"] == "double_nod" else 0.7)
             self.event(session, name, at, **fields)
@@ -234,7 +241,7 @@ class LiveRunner:
         event = live.input.transcribed(job, transcript)
         if event is not None and not session.closed:
             name, user_time, fields = event
-            self.event(session, name, max(live.anchor + user_time, session.now()), **fields)
+            self.event(session, name, max(live.user_to_session(user_time), session.now()), **fields)
             log.info("transcript session=%s final=%s seconds=%.2f text=%r", session.id, fields["final"],
                      transcript.seconds, fields["text"])
             self._wake()
@@ -300,6 +307,7 @@ class LiveRunner:
             session.begin(utt, ANALYSIS_RATE, audio=False)
             live.stream, live.first_user_frame = utt, first_user_frame
             live.base = IdleStream(session.fps, session.params, session.seed)
+            assert utt.start is not None
             live.anchor = utt.start - first_user_frame / session.fps
         n = len(mouth)
         skip = live.first_user_frame + live.frames_out - first_user_frame
@@ -307,6 +315,7 @@ class LiveRunner:
             return
         mouth = mouth[max(skip, 0):]
         n = len(mouth)
+        assert live.base is not None
         base = live.base.next(n)
         shapes, head = base.blendshapes.copy(), base.head.copy()
         if voice:

@@ -289,7 +289,7 @@ def _bind(socket: zmq.Socket, endpoint: str) -> str:
     if endpoint.endswith(":0"):
         endpoint = endpoint[:-2] + ":*"
     socket.bind(endpoint)
-    return socket.getsockopt(zmq.LAST_ENDPOINT).decode()
+    return bytes(socket.getsockopt(zmq.LAST_ENDPOINT)).decode()
 
 
 def _drain(socket: zmq.Socket) -> bool:

@@ -44,10 +44,10 @@ class PiperEngine:
         pcm_parts: list[np.ndarray] = []
         symbols: list[str] = []
         counts: list[int] = []
-        for phonemes in sentences:
-            if not phonemes:
+        for sentence in sentences:
+            if not sentence:
                 continue
-            audio, symbol_list, count_list = self._speak_phonemes(phonemes)
+            audio, symbol_list, count_list = self._speak_phonemes(sentence)
             pcm_parts.append(audio)
             symbols += symbol_list
             counts += count_list

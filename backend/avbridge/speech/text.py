@@ -59,11 +59,15 @@ def _currency(match: re.Match) -> str:
 
 
 def _number(match: re.Match) -> str:
-    text = match.group(0).replace(",", "")
+    return _number_text(match.group(0))
+
+
+def _number_text(written: str) -> str:
+    text = written.replace(",", "")
     try:
         value = float(text) if "." in text else int(text)
     except ValueError:
-        return match.group(0)
+        return written
     if isinstance(value, int) and abs(value) >= 10**15:
         return " ".join(_words(int(d)) for d in text.lstrip("-"))  # read long digit strings digit by digit
     return _words(value)
@@ -86,7 +90,7 @@ def normalize(text: str) -> str:
     text = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in text)
     text = _ABBREV_RE.sub(lambda m: _ABBREVIATIONS[m.group(1).lower()], text)
     text = _CURRENCY_RE.sub(_currency, text)
-    text = _PERCENT_RE.sub(lambda m: _number(re.match(r".*", m.group(1))) + " percent", text)
+    text = _PERCENT_RE.sub(lambda m: _number_text(m.group(1)) + " percent", text)
     text = _TIME_RE.sub(_time, text)
     text = _ORDINAL_RE.sub(lambda m: _words(int(m.group(1)), to="ordinal"), text)
     text = _YEAR_RE.sub(lambda m: _words(int(m.group(1)), to="year"), text)

@@ -22,6 +22,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -109,7 +111,7 @@ class Batches:
 
     def draw(self, rng: np.random.Generator, size: int, speech_dropout: float = 0.0, gain_db: float = 0.0) -> dict:
         f = self.flow
-        items = []
+        items: list[tuple] = []
         for _ in range(size):
             clip = self.prepared[rng.choice(len(self.prepared), p=self.weights)]
             new = int(rng.integers(4, f.window + 1))
@@ -121,8 +123,8 @@ class Batches:
             known = np.arange(span) < given
             audio = clip.audio[window] + (2 * gain_db / 20 * rng.uniform(-1, 1))   # log10 power: 2/20 per dB
             tokens = clip.tokens[window]
-            if rng.random() < speech_dropout:
-                audio, tokens = None, np.full(span, NO_TOKEN)
+            if rng.random() < speech_dropout:       # no speech: the model learns the unconditional flow (CFG)
+                audio, tokens = None, np.full(span, NO_TOKEN)  # type: ignore[assignment]
             weight = clip.weight[window] * self.learned[None, :] * (~known)[:, None]
             items.append((audio, tokens, clip.motion[window], known, weight, clip.user[window], span))
         return self._collate(items)
@@ -257,14 +259,14 @@ class Trainer:
                 losses.append(self.train_step())
                 bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
             self.epoch += 1
-            record = {"epoch": self.epoch, "step": self.step, "train_loss": float(np.mean(losses)),
+            record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "train_loss": float(np.mean(losses)),
                       "val_loss": self.validation_loss(), "seconds": round(time.time() - started, 1)}
             record.update(evaluate(self.model, [p.clip for p in self.val]) if self.val else {})
             self.history.append(record)
             log.info("epoch %d: %s", self.epoch, ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                                            for k, v in record.items() if k != "epoch"))
             self.model.save(out / "last.pt", self.state())
-            score = record["val_loss"] if record["val_loss"] is not None else record["train_loss"]
+            score = float(record["val_loss"] if record["val_loss"] is not None else record["train_loss"])
             if score < self.best:
                 self.best = score
                 self.model.save(out / "best.pt", self.state())

@@ -128,10 +128,11 @@ class TwoStreamDiT(nn.Module):
         self.motion_blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         # Highway fusion: a linear map of both streams added back to each, zero-initialised so
         # training starts from two independent stacks and learns how much to mix.
-        self.fusion = nn.ModuleList(nn.Linear(2 * cfg.dim, 2 * cfg.dim) for _ in range(cfg.depth))
-        for layer in self.fusion:
+        fusion = [nn.Linear(2 * cfg.dim, 2 * cfg.dim) for _ in range(cfg.depth)]
+        for layer in fusion:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        self.fusion = nn.ModuleList(fusion)
         self.out_norm = nn.LayerNorm(cfg.dim)
         self.out = nn.Linear(cfg.dim, cfg.motion_dim)
 
