@@ -56,6 +56,7 @@ class LiveState:
     queue: collections.deque = field(default_factory=collections.deque)
     queued_samples: int = 0
     draining: bool = False
+    following: bool = False                      # a look at the avatar's state is queued
     lock: threading.Lock = field(default_factory=threading.Lock)
     stream: Utterance | None = None              # telepresence: the live stream
     base: IdleStream | None = None               # telepresence: blinks, breathing, gaze under the face
@@ -104,6 +105,18 @@ class LiveRunner:
             raise ProtocolError("busy", f"user_audio: {self.backlog_s(session):.1f} s of user audio wait to be processed; "
                                         f"the limit is {MAX_QUEUED_AUDIO_S:g}")
         self.push_audio(session, pcm, rate)
+
+    def user_face(self, session: Session, values: np.ndarray, time: float, tracked: bool) -> None:
+        """Check a `user_face` frame (59 float32: the codec checked the size) and queue it."""
+        if not np.isfinite(values).all():
+            raise ProtocolError("bad_field", "user_face: the frame holds NaN or infinite values")
+        quaternion = values[52:56].astype(np.float64)
+        if tracked and not 0.5 < np.linalg.norm(quaternion) < 1.5:
+            raise ProtocolError("bad_field", "user_face: the head rotation is not a unit quaternion (x, y, z, w)")
+        head = values[52:].astype(np.float32).copy()
+        if tracked:
+            head[:4] /= np.linalg.norm(head[:4])
+        self.push_face(session, FaceObservation(time, tracked, np.clip(values[:52], 0, 1).astype(np.float32), head))
 
     def set(self, session: Session, calibrate: float | None, thinking: bool | None) -> None:
         """`set` calibrate or thinking, applied in the session's own order."""
@@ -260,6 +273,19 @@ class LiveRunner:
             log.info("barge-in session=%s utterance=%s cut=%.3f after_onset_ms=%.0f", session.id, end["utterance"], at,
                      (at - user_onset) * 1000)
         live.input.turns.avatar_end()
+
+    def follow_avatar(self, session: Session) -> None:
+        """From the I/O thread's idle feed: queue a look at whether the avatar started or stopped
+        speaking, as the session's own task (turn-taking state changes only there)."""
+        live: LiveState = session.live
+        if live.following:
+            return
+        live.following = True
+
+        def look() -> None:
+            live.following = False
+            self.sync_avatar_state(session)
+        self._task(session, look, "live-avatar")
 
     def sync_avatar_state(self, session: Session) -> None:
         """Tell turn-taking when the avatar starts and stops speaking (called per audio piece and on

@@ -109,11 +109,20 @@ class Scheduler:
         with self._lock:
             return len(self._keyed.pop(key, ()))
 
-    def next_start(self) -> float:
-        """The earliest `not_before` among queued tasks that wait for one (inf if none does)."""
+    def has_ready(self, key: Hashable, now: float) -> bool:
+        """Whether `key` has a task that could run now (its running one has finished)."""
         with self._lock:
-            tasks = [q[0] for q in self._keyed.values() if q] + self._free
-            return min((t.not_before for t in tasks if t.not_before > float("-inf")), default=float("inf"))
+            queue = self._keyed.get(key)
+            return bool(queue) and key not in self._running_keys and queue[0].not_before <= now
+
+    def next_start(self, lanes: tuple[str, ...] = LANES, now: float = float("-inf")) -> float:
+        """The earliest `not_before` still to come among the tasks in `lanes` that only wait for
+        it (inf if none does). A task that waits for its key's running task is not counted: the
+        end of that task wakes the workers, so nobody needs to poll for it."""
+        with self._lock:
+            heads = [q[0] for key, q in self._keyed.items() if q and key not in self._running_keys]
+            return min((t.not_before for t in heads + self._free if t.lane in lanes and t.not_before > now),
+                       default=float("inf"))
 
     def pending(self, lane: str | None = None) -> int:
         with self._lock:
@@ -164,6 +173,10 @@ class WorkerPool:
         self.clock = clock
         self._wakeup = threading.Condition()
         self._stopping = False
+        # When each sleeping worker wakes by itself. Work that is due only later than that needs no
+        # wake-up call: with hundreds of queued pieces of engine audio, waking every worker for each
+        # cost the I/O thread the interpreter lock, over and over, for nothing.
+        self._wakes_at: dict[int, float] = {}
         self._threads = [threading.Thread(target=self._run, args=(LANES,), name=f"{name}-{i}", daemon=True)
                          for i in range(max(1, heavy_workers))]
         self._threads.append(threading.Thread(target=self._run, args=((LIGHT,),), name=f"{name}-light", daemon=True))
@@ -174,7 +187,8 @@ class WorkerPool:
                name: str = "", not_before: float = float("-inf")) -> Task:
         task = self.scheduler.submit(fn, lane=lane, deadline=deadline, key=key, name=name, not_before=not_before)
         with self._wakeup:
-            self._wakeup.notify_all()
+            if not_before <= self.clock() or not_before < min(self._wakes_at.values(), default=float("inf")):
+                self._wakeup.notify_all()
         return task
 
     def _run(self, lanes: tuple[str, ...]) -> None:
@@ -186,15 +200,20 @@ class WorkerPool:
                     task = self.scheduler.take(lanes, self.clock())
                     if task is not None:
                         break
-                    self._wakeup.wait(min(0.5, max(0.001, self.scheduler.next_start() - self.clock())))
+                    now = self.clock()
+                    timeout = min(0.5, max(0.001, self.scheduler.next_start(lanes, now) - now))
+                    self._wakes_at[threading.get_ident()] = now + timeout
+                    self._wakeup.wait(timeout)
+                    self._wakes_at.pop(threading.get_ident(), None)
             try:
                 task.fn()
             except Exception:  # a failing task must not take its worker (and every later task) down
                 log.exception("task failed name=%s key=%s", task.name, task.key)
             finally:
                 self.scheduler.done(task)
-                with self._wakeup:
-                    self._wakeup.notify_all()   # its key's next task may be ready now
+                if task.key is not None and self.scheduler.has_ready(task.key, self.clock()):
+                    with self._wakeup:
+                        self._wakeup.notify_all()   # its key's next task is ready now
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Let running tasks finish, drop the queued ones, stop the threads."""

@@ -26,7 +26,6 @@ import numpy as np
 import avbridge
 from avbridge.core.arkit import ARKIT_BLENDSHAPES
 from avbridge.motion import load_generator
-from avbridge.perception.face import FaceObservation
 from avbridge.protocol import Message, ProtocolError, decode, encode
 from avbridge.protocol.schema import CLIENT, VERSION
 from avbridge.server import requests
@@ -321,18 +320,7 @@ class Service:
 
     def _on_user_face(self, client: ClientState, m: Message) -> list[Message]:
         session = self._live_session(client, m)
-        values = np.frombuffer(m.bulk[0], dtype="<f4")      # 59 of them: the codec checked the size
-        if not np.isfinite(values).all():
-            raise ProtocolError("bad_field", "user_face: the frame holds NaN or infinite values")
-        tracked = m.get("tracked", True)
-        quaternion = values[52:56].astype(np.float64)
-        if tracked and not 0.5 < np.linalg.norm(quaternion) < 1.5:
-            raise ProtocolError("bad_field", "user_face: the head rotation is not a unit quaternion (x, y, z, w)")
-        head = values[52:].astype(np.float32).copy()
-        if tracked:
-            head[:4] /= np.linalg.norm(head[:4])
-        observation = FaceObservation(m["time"], tracked, np.clip(values[:52], 0, 1).astype(np.float32), head)
-        self.live.push_face(session, observation)
+        self.live.user_face(session, np.frombuffer(m.bulk[0], dtype="<f4"), m["time"], m.get("tracked", True))
         return []
 
     def _live_session(self, client: ClientState, m: Message) -> Session:
@@ -401,7 +389,7 @@ class Service:
         """While a realtime session says nothing, keep its idle stream produced a little past the
         lead. The I/O thread only checks; the session's own task makes the frames."""
         if session.live is not None:
-            self.live.sync_avatar_state(session)
+            self.live.follow_avatar(session)
         if not (session.realtime and session.idle_enabled) or session.closed or session.idle_queued:
             return
         with session.lock:
