@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import zmq
-
 from avbridge.client import Client
 from avbridge.server.config import ServerConfig
 from avbridge.server.transport import Server

@@ -8,7 +8,6 @@ import collections
 from typing import Any
 
 import numpy as np
-
 from avbridge.protocol import Message, decode, encode
 from avbridge.protocol.schema import SERVER
 from avbridge.server.config import ServerConfig

@@ -5,9 +5,8 @@ import json
 import wave
 
 import numpy as np
-
-from avbridge.core.arkit import LIVE_LINK_FACE_EXTRA_COLUMNS
 from avbridge.cli import main
+from avbridge.core.arkit import LIVE_LINK_FACE_EXTRA_COLUMNS
 from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial
 
 LLF_HEADER_START = ["Timecode", "BlendShapeCount", "EyeBlinkLeft", "EyeLookDownLeft"]

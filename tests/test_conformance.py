@@ -16,7 +16,6 @@ import msgpack
 import numpy as np
 import pytest
 import zmq
-
 from avbridge.client import Client, RequestLost, ServerGone, SessionLost
 from avbridge.protocol import Message, decode, encode
 from conftest import make_server

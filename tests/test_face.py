@@ -8,10 +8,9 @@ import pytest
 from scipy import ndimage
 
 pytest.importorskip("mediapipe")
-from skimage import data  # noqa: E402
-
-from avbridge.perception.face import Calibration, FaceTracker, OneEuroFilter  # noqa: E402
 from avbridge.core.rotation import quaternion_to_yaw_pitch_roll  # noqa: E402
+from avbridge.perception.face import Calibration, FaceTracker, OneEuroFilter  # noqa: E402
+from skimage import data  # noqa: E402
 
 
 @pytest.fixture(scope="module")

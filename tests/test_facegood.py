@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from avbridge.datasets.facegood import DatasetError, load_names, load_take
 
 DATA = Path(__file__).parent / "data"

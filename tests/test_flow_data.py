@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
+from avbridge.core.audio import read_wav_mono
 from avbridge.datasets import corpus
 from avbridge.datasets.corpus import DatasetError
 from avbridge.datasets.livelink_take import load_take
 from avbridge.datasets.sources import load_source, split
-from avbridge.takes.livelink_csv import TakeError, parse_timecode
 from avbridge.motion.flow.features import HEAD, MOTION_DIM
+from avbridge.takes.livelink_csv import TakeError, parse_timecode
 
 DATA = Path(__file__).parent / "data"
 MYSLATE = DATA / "MySlate_3_Jason_Millers_iPhone.csv"
@@ -25,8 +25,7 @@ APFEL = DATA / "apfel_tracking_loss_excerpt.csv"
 
 def speech(seconds: float) -> np.ndarray:
     """Real speech (the BEAT excerpt, looped) of the given length, int16 at 16 kHz."""
-    with wave.open(str(DATA / "beat_scott_excerpt.wav")) as w:
-        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    pcm = read_wav_mono(DATA / "beat_scott_excerpt.wav")[0]
     return np.resize(pcm, int(seconds * 16000))
 
 

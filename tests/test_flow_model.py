@@ -9,19 +9,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
+from avbridge.core.audio import read_wav_mono
+from avbridge.core.track import Track
 from avbridge.datasets.corpus import Clip
 from avbridge.datasets.facegood import MEASURED, load_take
 from avbridge.motion import MotionParams, frames_covering, load_generator
 from avbridge.motion.flow import CheckpointError
 from avbridge.motion.flow.cfm import ConditionalFlowMatching
 from avbridge.motion.flow.dit import DiTConfig, TwoStreamDiT
-from avbridge.motion.flow.features import AUDIO_DIM, MOTION_DIM, USER_DIM, motion_from_track
+from avbridge.motion.flow.features import (
+    AUDIO_DIM,
+    MOTION_DIM,
+    USER_DIM,
+    motion_from_track,
+)
 from avbridge.motion.flow.generator import FlowGenerator
-from avbridge.motion.flow.model import FORMAT_VERSION, FlowConfig, FlowMotionModel, sidecar_path
-from avbridge.training.train import SIZES, TrainConfig, Trainer, generate_clip
+from avbridge.motion.flow.model import (
+    FORMAT_VERSION,
+    FlowConfig,
+    FlowMotionModel,
+    sidecar_path,
+)
 from avbridge.motion.metrics import correlation
-from avbridge.core.track import Track
+from avbridge.training.train import SIZES, TrainConfig, Trainer, generate_clip
 
 DATA = Path(__file__).parent / "data"
 JAW = 17
@@ -223,10 +233,9 @@ def test_a_server_serves_the_flow_model(tiny_checkpoint):
 
 def test_a_conversation_clip_conditions_on_the_other_person(tmp_path, real_clip):
     import dataclasses
-    import wave
+
     from avbridge.datasets import corpus
-    with wave.open(str(DATA / "beat_scott_excerpt.wav")) as w:
-        other = np.resize(np.frombuffer(w.readframes(w.getnframes()), "<i2"), len(real_clip.pcm))
+    other = np.resize(read_wav_mono(DATA / "beat_scott_excerpt.wav")[0], len(real_clip.pcm))
     face = np.zeros((len(real_clip.motion), 55), np.float32)
     face[:, 17] = np.linspace(0, 1, len(face))
     dyadic = dataclasses.replace(real_clip, name="dyadic", user_pcm=other, user_face=face)
@@ -266,6 +275,7 @@ def test_a_sentence_leaves_window_by_window_in_media_time_order(tiny_checkpoint,
     # time, and the outbox keeps them in media-time order among the sentence's audio, so the I/O
     # thread (which sends from the head) never holds a frame behind later audio.
     import time
+
     from avbridge.server.producers import AudioUtterance
     from avbridge.server.session import Session, Utterance
     from avbridge.speech import load_engine

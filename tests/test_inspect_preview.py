@@ -5,11 +5,10 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
-from PIL import Image
-
-from avbridge.core.arkit import INDEX
 from avbridge.cli import main
+from avbridge.core.arkit import INDEX
 from avbridge.render.face_mesh import FaceMesh
+from PIL import Image
 
 DATA = Path(__file__).parent / "data"
 

@@ -5,14 +5,13 @@ out is checked: turn events, backchannels in pauses, barge-in in time, puppet fr
 from __future__ import annotations
 
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from avbridge.core.arkit import INDEX
 from avbridge.client import Client, ServerError
+from avbridge.core.arkit import INDEX
+from avbridge.core.audio import read_wav_mono
 from avbridge.motion.visemes import LIPS_CLOSED_BELOW, lip_gap
 from avbridge.protocol import Message
 from conftest import make_server
@@ -28,8 +27,7 @@ def live_server():
 
 
 def turn_audio() -> np.ndarray:
-    with wave.open(str(DATA / "beat_scott_turn.wav")) as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    return read_wav_mono(DATA / "beat_scott_turn.wav")[0]
 
 
 def send_paced(session, pcm: np.ndarray, piece: int = 320) -> None:

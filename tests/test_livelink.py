@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from avbridge.takes.livelink_csv import TakeError, parse_timecode, read_csv
 
 DATA = Path(__file__).parent / "data"
@@ -30,9 +29,9 @@ def test_tracking_loss_rows_are_marked_and_filled():
 
 
 def test_our_own_csv_reads_back(tmp_path):
-    from avbridge.takes.write import write_csv
-    from avbridge.core.track import Track
     from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
+    from avbridge.core.track import Track
+    from avbridge.takes.write import write_csv
     rng = np.random.default_rng(0)
     head = np.zeros((30, 7), np.float32)
     head[:, :4] = yaw_pitch_roll_to_quaternion(rng.uniform(-.2, .2, 30), rng.uniform(-.2, .2, 30), rng.uniform(-.1, .1, 30))

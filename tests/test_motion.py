@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-
+from avbridge.core.track import Track
 from avbridge.motion import MotionParams, frames_covering, load_generator
 from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap, viseme_of
 from avbridge.speech import load_engine
-from avbridge.core.track import Track
 
 SENTENCES = ["Bob paid for my map, and the woman waved!",
              "Maybe people prefer pumpkin pie with maple, but my mom bakes apple bread.",

@@ -3,13 +3,14 @@ server uses: voice activity, voice-driven lips, face tracking, listening and tur
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from avbridge.core.arkit import INDEX
+from avbridge.core.audio import read_wav_mono
+from avbridge.core.track import Track
+from avbridge.live.turns import TurnTaking
 from avbridge.motion.listening import BackchannelPolicy, ListeningLayer
 from avbridge.motion.metrics import lip_closure
 from avbridge.motion.visemes import LIPS_CLOSED_BELOW, lip_gap
@@ -17,15 +18,12 @@ from avbridge.motion.voice_lips import VoiceLips
 from avbridge.perception.phones import force_align
 from avbridge.perception.vad import VoiceActivity
 from avbridge.speech import Phoneme
-from avbridge.core.track import Track
-from avbridge.live.turns import TurnTaking
 
 DATA = Path(__file__).parent / "data"
 
 
 def turn_audio() -> np.ndarray:
-    with wave.open(str(DATA / "beat_scott_turn.wav")) as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    return read_wav_mono(DATA / "beat_scott_turn.wav")[0]
 
 
 def feed(obj, pcm: np.ndarray, piece: int = 320) -> list:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import msgpack
 import pytest
-from hypothesis import given, settings, strategies as st
-
 from avbridge.protocol import Message, ProtocolError, decode, encode
 from avbridge.protocol.schema import TYPES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 VECTORS = Path(__file__).resolve().parents[1] / "protocol" / "vectors"
 VALID = json.loads((VECTORS / "valid.json").read_text())["cases"]

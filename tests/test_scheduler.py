@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from avbridge.server.scheduler import HEAVY, LIGHT, Scheduler
 from fakes import Harness, pcm_tone
 

@@ -8,9 +8,8 @@ import sys
 import time
 
 import pytest
-
-from avbridge.cli.bench import free_port
 from avbridge.cli import main
+from avbridge.cli.bench import free_port
 from avbridge.client import Client
 
 

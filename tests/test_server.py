@@ -9,7 +9,6 @@ import msgpack
 import numpy as np
 import pytest
 import zmq
-
 from avbridge.client import Client, ServerError
 from avbridge.protocol import Message, decode, encode
 from conftest import make_server
@@ -149,10 +148,10 @@ def test_speak_audio_animates_engine_speech(espeak_server):
 
 
 def test_speak_audio_on_real_human_speech(espeak_server):
-    import wave
     from pathlib import Path
-    with wave.open(str(Path(__file__).parent / "data" / "beat_scott_excerpt.wav")) as w:
-        rate, pcm = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2")
+
+    from avbridge.core.audio import read_wav_mono
+    pcm, rate = read_wav_mono(Path(__file__).parent / "data" / "beat_scott_excerpt.wav")
     with Client(espeak_server.endpoint, timeout=20) as client:
         result = client.open(realtime=False, fps=30.0).speak_audio(pcm, rate, chunk_s=0.02)
     jaw = result.track.channel("jawOpen")

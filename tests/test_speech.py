@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from avbridge.speech import load_engine
 from avbridge.speech.timeline import PAUSE, timeline_from_sample_counts
 

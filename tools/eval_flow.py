@@ -27,14 +27,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
+from avbridge.core.track import Track  # noqa: E402
 from avbridge.datasets.sources import load_sources, split  # noqa: E402
 from avbridge.motion import MotionParams, load_generator  # noqa: E402
 from avbridge.motion.baselines import amplitude_baseline  # noqa: E402
 from avbridge.motion.flow.features import resample_frames  # noqa: E402
 from avbridge.motion.flow.model import FlowMotionModel, sidecar_path  # noqa: E402
+from avbridge.motion.metrics import (  # noqa: E402
+    closure_f1_against,
+    correlation,
+    frechet_distance,
+    speech_frames,
+)
 from avbridge.training.train import generate_clip  # noqa: E402
-from avbridge.motion.metrics import closure_f1_against, correlation, frechet_distance, speech_frames  # noqa: E402
-from avbridge.core.track import Track  # noqa: E402
 
 JAW = 17
 

@@ -27,14 +27,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
+from avbridge.core.track import Track  # noqa: E402
 from avbridge.datasets.synthetic import sentences  # noqa: E402
-from avbridge.takes.livelink_csv import read_csv  # noqa: E402
 from avbridge.motion import MotionParams, load_generator  # noqa: E402
 from avbridge.motion.baselines import amplitude_baseline, envelope  # noqa: E402
 from avbridge.motion.metrics import ClosureScore, lip_closure  # noqa: E402
 from avbridge.speech import load_engine  # noqa: E402
 from avbridge.speech.text import normalize  # noqa: E402
-from avbridge.core.track import Track  # noqa: E402
+from avbridge.takes.livelink_csv import read_csv  # noqa: E402
 
 FPS = 60
 TAKES = ROOT.parent / "shared" / "data" / "livelinkface"

@@ -14,7 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
 from avbridge.core.arkit import ARKIT_BLENDSHAPES  # noqa: E402
-from avbridge.protocol.schema import MAX_BULK_BYTES, MAX_HEADER_BYTES, RANGES, TYPES, VERSION  # noqa: E402
+from avbridge.protocol.schema import (  # noqa: E402
+    MAX_BULK_BYTES,
+    MAX_HEADER_BYTES,
+    RANGES,
+    TYPES,
+    VERSION,
+)
 
 CORE = ROOT / "unity_plugin" / "Runtime" / "Core"
 TARGET = CORE / "Protocol" / "Schema.cs"

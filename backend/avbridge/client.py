@@ -30,9 +30,9 @@ import numpy as np
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
+from avbridge.core.track import Track
 from avbridge.protocol import Message, decode, encode
 from avbridge.protocol.schema import VERSION
-from avbridge.core.track import Track
 
 _REPLY_TYPES = {"welcome", "opened", "closed", "ok", "error", "pong"}
 

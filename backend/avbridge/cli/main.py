@@ -8,7 +8,6 @@ import logging
 import sys
 import time
 from pathlib import Path
-
 from typing import Iterator
 
 import zmq
@@ -129,9 +128,9 @@ def _endpoint(args) -> Iterator[str]:
 
 def _say_to_files(args, text: str, out: Path) -> int:
     from avbridge.client import Client
-    from avbridge.takes.write import write_take
-    from avbridge.motion.metrics import lip_closure
     from avbridge.core.phonemes import Phoneme
+    from avbridge.motion.metrics import lip_closure
+    from avbridge.takes.write import write_take
 
     with _endpoint(args) as endpoint, Client(endpoint, timeout=120) as client:
         session = client.open(fps=args.fps, voice=args.voice, realtime=False)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avbridge.motion.flow.features import FACE_DIM, MOTION_DIM
 from avbridge.core.phonemes import Phoneme
+from avbridge.motion.flow.features import FACE_DIM, MOTION_DIM
 
 CORPUS_VERSION = 1
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from avbridge.core.arkit import INDEX
-from avbridge.datasets.corpus import Clip, DatasetError
-from avbridge.motion.flow.features import MOTION_DIM, motion_from_track
 from avbridge.core.audio import WavError, read_wav, to_analysis_rate
 from avbridge.core.track import Track
+from avbridge.datasets.corpus import Clip, DatasetError
+from avbridge.motion.flow.features import MOTION_DIM, motion_from_track
 
 __all__ = ["DatasetError", "FacegoodTake", "clips", "load_take"]
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from avbridge.core.audio import ANALYSIS_RATE
 from avbridge.datasets.corpus import Clip, DatasetError
 from avbridge.datasets.media import fit_length, read_audio
-from avbridge.takes.livelink_csv import read_csv
-from avbridge.core.audio import ANALYSIS_RATE
 from avbridge.motion.flow.features import HEAD, MOTION_DIM, motion_from_track
+from avbridge.takes.livelink_csv import read_csv
 
 AUDIO_SUFFIXES = (".wav", ".mov", ".mp4", ".m4a")
 MAX_MISSING_AUDIO_S = 0.5

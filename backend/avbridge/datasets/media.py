@@ -13,8 +13,8 @@ from typing import Iterator
 
 import numpy as np
 
-from avbridge.datasets.corpus import DatasetError
 from avbridge.core.audio import WavError, read_wav, to_analysis_rate
+from avbridge.datasets.corpus import DatasetError
 
 
 @dataclass

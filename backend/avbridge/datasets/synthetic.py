@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from avbridge.core.audio import to_analysis_rate
+from avbridge.core.track import Track
 from avbridge.datasets.corpus import Clip
 from avbridge.motion import MotionParams, load_generator
 from avbridge.motion.flow.features import MOTION_DIM, motion_from_track
-from avbridge.core.audio import to_analysis_rate
-from avbridge.core.track import Track
 
 FPS = 30.0
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from avbridge.core.audio import ANALYSIS_RATE
+from avbridge.core.rotation import quaternion_to_yaw_pitch_roll
 from avbridge.datasets.corpus import Clip, DatasetError
 from avbridge.datasets.media import fit_length, read_audio, video_frames
-from avbridge.takes.livelink_csv import fill_gaps
-from avbridge.core.audio import ANALYSIS_RATE
 from avbridge.motion.flow.features import HEAD, MOTION_DIM
-from avbridge.core.rotation import quaternion_to_yaw_pitch_roll
+from avbridge.takes.livelink_csv import fill_gaps
 
 MIN_TRACKED_SHARE = 0.5
 

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from avbridge.core.arkit import INDEX
+from avbridge.core.audio import ANALYSIS_RATE
+from avbridge.live.turns import TurnTaking
 from avbridge.motion.listening import BackchannelPolicy, ListeningLayer
 from avbridge.motion.voice_lips import DEFAULT_DELAY_S, VoiceLips
-from avbridge.core.audio import ANALYSIS_RATE
 from avbridge.perception.asr import Transcript
 from avbridge.perception.face import Calibration, FaceObservation, OneEuroFilter
 from avbridge.perception.vad import VoiceActivity
-from avbridge.live.turns import TurnTaking
 
 LIVE_MODES = ("telepresence", "listen")
 PARTIAL_EVERY_S = 1.0

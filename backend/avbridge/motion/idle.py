@@ -17,13 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from avbridge.core.arkit import INDEX
+from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
+from avbridge.core.signal import one_pole
+from avbridge.core.track import Track
 from avbridge.motion import MotionParams
 from avbridge.motion.emotion import emotion_pose
 from avbridge.motion.eyes import BlinkSchedule, Gaze, eye_look_shapes
 from avbridge.motion.head import HeadMotion
-from avbridge.core.signal import one_pole
-from avbridge.core.track import Track
-from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
 
 _DEG = np.pi / 180.0
 BREATHS_PER_MINUTE = 15.0

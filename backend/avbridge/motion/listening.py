@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from avbridge.core.arkit import INDEX
+from avbridge.core.rotation import (
+    quaternion_to_yaw_pitch_roll,
+    yaw_pitch_roll_to_quaternion,
+)
 from avbridge.core.track import Track
-from avbridge.core.rotation import quaternion_to_yaw_pitch_roll, yaw_pitch_roll_to_quaternion
 
 _DEG = np.pi / 180.0
 NOD_S = 0.55

@@ -14,11 +14,11 @@ from typing import Sequence
 
 import numpy as np
 
+from avbridge.core.phonemes import Phoneme
+from avbridge.core.track import Track
 from avbridge.motion.baselines import envelope
 from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap
-from avbridge.core.phonemes import Phoneme
 from avbridge.speech.timeline import PAUSE
-from avbridge.core.track import Track
 
 
 @dataclass

@@ -21,9 +21,15 @@ from typing import Sequence
 import numpy as np
 
 from avbridge.core.arkit import INDEX
-from avbridge.core.signal import one_pole
-from avbridge.motion.visemes import MOUTH_CHANNELS, VISEME_INDEX, VISEME_POSES, is_bilabial, viseme_of
 from avbridge.core.phonemes import Phoneme
+from avbridge.core.signal import one_pole
+from avbridge.motion.visemes import (
+    MOUTH_CHANNELS,
+    VISEME_INDEX,
+    VISEME_POSES,
+    is_bilabial,
+    viseme_of,
+)
 from avbridge.speech.timeline import PAUSE
 
 ANTICIPATION_S = 0.035

@@ -26,18 +26,18 @@ from typing import Sequence
 import numpy as np
 
 from avbridge.core.arkit import INDEX
+from avbridge.core.phonemes import Phoneme
+from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
+from avbridge.core.signal import loudness, one_pole, pitch
+from avbridge.core.track import Track
 from avbridge.motion import MotionParams, frames_covering
 from avbridge.motion.emotion import emotion_pose
 from avbridge.motion.eyes import BlinkSchedule, Gaze, eye_look_shapes
 from avbridge.motion.head import HeadMotion
 from avbridge.motion.mouth import SIL_POSE, mouth_from_audio, mouth_from_phonemes
-from avbridge.core.signal import loudness, one_pole, pitch
 from avbridge.motion.prosody import Emphasis
 from avbridge.motion.visemes import MOUTH_CHANNELS, viseme_of
-from avbridge.core.phonemes import Phoneme
 from avbridge.speech.timeline import PAUSE
-from avbridge.core.track import Track
-from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
 
 PHRASE_PAUSE_S = 0.15
 _HISTORY_SAMPLES = 2048

@@ -12,8 +12,8 @@ A weak match with little polarity is neutral. The model loads once, on first use
 from __future__ import annotations
 
 import functools
-from typing import Any
 import threading
+from typing import Any
 
 import numpy as np
 

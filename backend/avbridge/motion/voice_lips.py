@@ -26,11 +26,16 @@ import numpy as np
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from avbridge.core.arkit import INDEX
-from avbridge.motion import frames_covering
-from avbridge.motion.mouth import SIL_POSE, SMOOTHING_S, audio_mouth_targets, zero_phase_smooth
-from avbridge.core.signal import MIN_LOUDNESS_REF, REFERENCE_SHARE, loudness
-from avbridge.motion.visemes import MOUTH_CHANNELS, VISEME_INDEX, VISEME_POSES
 from avbridge.core.audio import ANALYSIS_RATE
+from avbridge.core.signal import MIN_LOUDNESS_REF, REFERENCE_SHARE, loudness
+from avbridge.motion import frames_covering
+from avbridge.motion.mouth import (
+    SIL_POSE,
+    SMOOTHING_S,
+    audio_mouth_targets,
+    zero_phase_smooth,
+)
+from avbridge.motion.visemes import MOUTH_CHANNELS, VISEME_INDEX, VISEME_POSES
 
 DEFAULT_DELAY_S = 0.08
 CLOSURE_BAND_HZ = (1000.0, 5000.0)

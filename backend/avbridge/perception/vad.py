@@ -19,14 +19,14 @@ per 32 ms analysed (the last few seconds).
 from __future__ import annotations
 
 import collections
-import functools
 import copy
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from avbridge.core.signal import pitch
 from avbridge.core.audio import ANALYSIS_RATE
+from avbridge.core.signal import pitch
 
 WINDOW = 512                 # samples: the window Silero v6 takes at 16 kHz
 WINDOW_S = WINDOW / ANALYSIS_RATE

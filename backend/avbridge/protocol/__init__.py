@@ -2,7 +2,12 @@
 
 from avbridge.protocol.codec import Message, ProtocolError, decode, encode
 from avbridge.protocol.schema import (
-    FRAME_LAYOUT, MAX_BULK_BYTES, MAX_HEADER_BYTES, SUPPORTED_VERSIONS, TYPES, VERSION,
+    FRAME_LAYOUT,
+    MAX_BULK_BYTES,
+    MAX_HEADER_BYTES,
+    SUPPORTED_VERSIONS,
+    TYPES,
+    VERSION,
 )
 
 __all__ = ["Message", "ProtocolError", "decode", "encode", "FRAME_LAYOUT", "MAX_BULK_BYTES",

@@ -16,7 +16,14 @@ from typing import Any
 import msgpack
 
 from avbridge.protocol.schema import (
-    HEADER_FIELDS, MAX_BULK_BYTES, MAX_HEADER_BYTES, RANGES, SUPPORTED_VERSIONS, TYPES, USER_FACE_LAYOUT, VERSION,
+    HEADER_FIELDS,
+    MAX_BULK_BYTES,
+    MAX_HEADER_BYTES,
+    RANGES,
+    SUPPORTED_VERSIONS,
+    TYPES,
+    USER_FACE_LAYOUT,
+    VERSION,
 )
 
 

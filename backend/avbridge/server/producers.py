@@ -23,7 +23,8 @@ from avbridge.motion.idle import IdleStream
 from avbridge.server.scheduler import HEAVY, LIGHT
 from avbridge.server.session import IdleState, Session, Utterance
 from avbridge.speech import SpeechEngine
-from avbridge.speech.text import chunk as chunk_text, normalize
+from avbridge.speech.text import chunk as chunk_text
+from avbridge.speech.text import normalize
 
 log = logging.getLogger("avbridge.server")
 

@@ -113,7 +113,7 @@ class Scheduler:
         """Whether `key` has a task that could run now (its running one has finished)."""
         with self._lock:
             queue = self._keyed.get(key)
-            return bool(queue) and key not in self._running_keys and queue[0].not_before <= now
+            return queue is not None and len(queue) > 0 and key not in self._running_keys and queue[0].not_before <= now
 
     def next_start(self, lanes: tuple[str, ...] = LANES, now: float = float("-inf")) -> float:
         """The earliest `not_before` still to come among the tasks in `lanes` that only wait for

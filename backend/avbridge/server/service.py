@@ -32,11 +32,19 @@ from avbridge.server import requests
 from avbridge.server.clients import ClientState, ConnectionTracker
 from avbridge.server.config import ServerConfig
 from avbridge.server.pacer import Pacer, Publish, Send, overflow_messages
-from avbridge.server.producers import AudioUtterance, Hooks, SayProducer, SpeechCache, due_in, produce_idle
+from avbridge.server.producers import (
+    AudioUtterance,
+    Hooks,
+    SayProducer,
+    SpeechCache,
+    due_in,
+    produce_idle,
+)
 from avbridge.server.scheduler import LIGHT, Scheduler, WorkerPool
 from avbridge.server.session import Session, Utterance
 from avbridge.speech import ENGINES, SpeechEngine, load_best_engine
-from avbridge.speech.text import chunk as chunk_text, normalize
+from avbridge.speech.text import chunk as chunk_text
+from avbridge.speech.text import normalize
 
 log = logging.getLogger("avbridge.server")
 

@@ -26,7 +26,13 @@ from avbridge.motion import MotionGenerator, MotionParams
 from avbridge.motion.idle import IdleStream
 from avbridge.motion.visemes import viseme_of
 from avbridge.protocol import Message
-from avbridge.protocol.stream import audio_message, end_message, event_message, frames_message, stream_header
+from avbridge.protocol.stream import (
+    audio_message,
+    end_message,
+    event_message,
+    frames_message,
+    stream_header,
+)
 from avbridge.speech import SpeechEngine
 from avbridge.speech.timeline import PAUSE
 

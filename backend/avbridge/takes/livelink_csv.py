@@ -19,9 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from avbridge.core.arkit import ARKIT_BLENDSHAPES, LIVE_LINK_FACE_EXTRA_COLUMNS, LIVE_LINK_FACE_ORDER, upper_camel
-from avbridge.core.track import Track
+from avbridge.core.arkit import (
+    ARKIT_BLENDSHAPES,
+    LIVE_LINK_FACE_EXTRA_COLUMNS,
+    LIVE_LINK_FACE_ORDER,
+    upper_camel,
+)
 from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
+from avbridge.core.track import Track
 
 
 class TakeError(ValueError):

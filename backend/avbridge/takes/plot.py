@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap
 from avbridge.core.track import Track
+from avbridge.motion.visemes import LIPS_CLOSED_BELOW, is_bilabial, lip_gap
 
 
 def plot_take(path: Path, pcm: np.ndarray, sample_rate: int, track: Track, events: list[dict],

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from avbridge.core.audio import read_wav
-from avbridge.takes.livelink_csv import read_csv
 from avbridge.core.track import Track
+from avbridge.takes.livelink_csv import read_csv
 
 
 @dataclass

@@ -15,8 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from avbridge.core.arkit import (
+    ARKIT_BLENDSHAPES,
+    LIVE_LINK_FACE_EXTRA_COLUMNS,
+    LIVE_LINK_FACE_ORDER,
+    upper_camel,
+)
 from avbridge.core.audio import write_wav
-from avbridge.core.arkit import ARKIT_BLENDSHAPES, LIVE_LINK_FACE_EXTRA_COLUMNS, LIVE_LINK_FACE_ORDER, upper_camel
 from avbridge.core.track import Track
 
 _LLF_COLUMN_INDEX = [ARKIT_BLENDSHAPES.index(name) for name in LIVE_LINK_FACE_ORDER]

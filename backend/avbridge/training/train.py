@@ -21,7 +21,6 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
 from typing import Any
 
 import numpy as np
@@ -29,11 +28,24 @@ import torch
 
 from avbridge.datasets.corpus import Clip, DatasetError
 from avbridge.motion.flow.dit import DiTConfig
-from avbridge.motion.flow.features import (AUDIO_DIM, MOTION_DIM, NO_TOKEN, USER_DIM, audio_features,
-                                           resample_frames, user_features, viseme_tokens)
+from avbridge.motion.flow.features import (
+    AUDIO_DIM,
+    MOTION_DIM,
+    NO_TOKEN,
+    USER_DIM,
+    audio_features,
+    resample_frames,
+    user_features,
+    viseme_tokens,
+)
 from avbridge.motion.flow.generator import WindowedSampler
 from avbridge.motion.flow.model import FlowConfig, FlowMotionModel
-from avbridge.motion.metrics import closure_f1_against, correlation, frechet_distance, speech_frames
+from avbridge.motion.metrics import (
+    closure_f1_against,
+    correlation,
+    frechet_distance,
+    speech_frames,
+)
 
 log = logging.getLogger("avbridge.train")
 

@@ -23,11 +23,14 @@ from typing import Sequence
 
 import numpy as np
 
-from avbridge.motion.visemes import VISEME_INDEX, VISEMES, viseme_of
 from avbridge.core.audio import ANALYSIS_RATE
 from avbridge.core.phonemes import Phoneme
+from avbridge.core.rotation import (
+    quaternion_to_yaw_pitch_roll,
+    yaw_pitch_roll_to_quaternion,
+)
 from avbridge.core.track import Track
-from avbridge.core.rotation import quaternion_to_yaw_pitch_roll, yaw_pitch_roll_to_quaternion
+from avbridge.motion.visemes import VISEME_INDEX, VISEMES, viseme_of
 
 MEL_BINS = 40
 SUBFRAMES = 2

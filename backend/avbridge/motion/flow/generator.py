@@ -27,18 +27,24 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from avbridge.core.audio import ANALYSIS_RATE, Resampler
+from avbridge.core.phonemes import Phoneme
+from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
+from avbridge.core.track import Track
 from avbridge.motion import MotionParams, frames_covering
 from avbridge.motion.emotion import emotion_pose
-from avbridge.core.audio import ANALYSIS_RATE
-from avbridge.motion.flow.features import (HEAD, MOTION_DIM, USER_DIM, WINDOW, audio_features,
-                                           interpolate_rows, samples_needed, viseme_tokens)
+from avbridge.motion.flow.features import (
+    HEAD,
+    MOTION_DIM,
+    USER_DIM,
+    WINDOW,
+    audio_features,
+    interpolate_rows,
+    samples_needed,
+    viseme_tokens,
+)
 from avbridge.motion.flow.model import FlowMotionModel
 from avbridge.motion.procedural import ProceduralStream
-from avbridge.core.audio import Resampler
-from avbridge.core.phonemes import Phoneme
-from avbridge.core.track import Track
-from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
-
 
 WINDOWS_PER_PUSH = 1
 
