@@ -227,7 +227,7 @@ def _run(args) -> int:
             print(f"  {kind:6s} {path}")
         return 0
     if args.command in ("dataset", "train"):
-        from avbridge.training.train import command
+        from avbridge.cli.train import command
         return command(args)
     if args.command == "bench":
         from avbridge.cli.bench import run_bench
