@@ -224,3 +224,15 @@ def test_engine_audio_sent_whole_is_animated_just_ahead_of_need_not_all_at_once(
     stream = [(at, m) for at, m in h.received[A] if m.get("utterance") == "whole" and m.type == "frames"]
     start = h.service.started
     assert all(at - start <= m["time"] for at, m in stream)     # every batch before its frames are due
+
+
+def test_idle_comes_back_a_playout_delay_after_the_line_as_the_spec_says():
+    h = Harness()
+    sid = h.open(A)
+    h.run(0.5)
+    uid = h.request(A, "say", session=sid, text="Hello there.")[0]["utterance"]
+    h.run(3.0)
+    end = h.messages(A, utterance=uid, type_name="end")[0]
+    idle = [m for m in h.messages(A, session=sid, type_name="stream") if m.get("idle")]
+    assert len(idle) == 2
+    assert 0.1 - 1e-6 <= idle[1]["time"] - end["time"] <= 0.15 + 0.011     # SPEC 8.5 (one 10 ms clock step)
