@@ -400,11 +400,12 @@ def test_thinking_looks_away_until_the_reply(espeak_server):
         time.sleep(0.3)
         session.set(thinking=True)
         sent_at = session.client.ping(session.id)[1]["session_time"]
-        time.sleep(2.2)
+        time.sleep(2.8)
         client.ping(session.id)
         idle = [m for m, _ in client.idle[session.id] if m.type == "frames"]
-        # Idle frames up to a second ahead were made before the set; the look eases in after.
-        late = [m for m in idle if m["time"] > sent_at + 1.3]
+        # Idle frames up to a second ahead were made before the set; the look eases in after
+        # (0.25 s time constant), so 1.6 s on every frame has it.
+        late = [m for m in idle if m["time"] > sent_at + 1.6]
         gaze = np.concatenate([np.frombuffer(m.bulk[0], "<f4").reshape(m["count"], 63)[:, 59:61] for m in late])
         assert np.median(np.abs(gaze[:, 0])) > 0.12 and np.median(gaze[:, 1]) < -0.06   # aside and up
         assert espeak_server.service.sessions[session.id].params.thinking is True

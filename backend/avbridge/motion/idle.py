@@ -66,7 +66,10 @@ class IdleStream:
         self._gaze.target = (base_yaw, base_pitch)
         gaze = self._gaze.angles(t)
         aside = np.stack([self._think_side * 12 * _DEG * thinking, -7 * _DEG * thinking], axis=1)
-        gaze = gaze + np.concatenate([aside, aside], axis=1)
+        # While thinking the look holds aside: the small glances around eye contact fade, or one
+        # to the other side cancelled the look for a second or more (seen on the wire).
+        glance = gaze - np.array([base_yaw, base_pitch, base_yaw, base_pitch], np.float32)
+        gaze = gaze - glance * (0.7 * thinking)[:, None] + np.concatenate([aside, aside], axis=1)
         eye_look_shapes(shapes, gaze, INDEX)
         target = emotion_pose(self.params.emotion, self.params.emotion_intensity)
         emotion = one_pole(np.repeat(target[None, :], frames, axis=0), self._emotion, 0.5 * self.fps)
