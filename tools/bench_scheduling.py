@@ -160,16 +160,22 @@ def talk(endpoint: str, seconds: float, started: "multiprocessing.synchronize.Ev
     ctx.destroy(linger=0)
 
 
-def run_speak_audio(endpoint: str, n: int) -> dict:
+def settled_peers(endpoint: str, n: int) -> tuple[zmq.Context, list[Peer], zmq.Poller]:
+    """N sessions, one socket each, polled together, their idle streams running for 3 s."""
     ctx = zmq.Context()
-    streaming = open_peers(ctx, endpoint, n)
+    peers = open_peers(ctx, endpoint, n)
     poller = zmq.Poller()
-    for p in streaming:
+    for p in peers:
         poller.register(p.socket, zmq.POLLIN)
+    pump(peers, 3.0, poller)
+    return ctx, peers, poller
+
+
+def run_speak_audio(endpoint: str, n: int) -> dict:
     started = multiprocessing.get_context("spawn").Event()
     engine = multiprocessing.get_context("spawn").Process(target=talk, args=(endpoint, 40.0, started))
-    engine.start()
-    pump(streaming, 3.0, poller)                   # idle streams settle
+    engine.start()                                 # it starts up while the idle streams settle
+    ctx, streaming, poller = settled_peers(endpoint, n)
     a0 = time.monotonic()
     pump(streaming, 8.0, poller)
     a1 = time.monotonic()
@@ -183,12 +189,7 @@ def run_speak_audio(endpoint: str, n: int) -> dict:
 
 
 def run_new_lines(endpoint: str, n: int) -> dict:
-    ctx = zmq.Context()
-    peers = open_peers(ctx, endpoint, n)
-    poller = zmq.Poller()
-    for p in peers:
-        poller.register(p.socket, zmq.POLLIN)
-    pump(peers, 3.0, poller)
+    ctx, peers, poller = settled_peers(endpoint, n)
     # The cached baseline: one line said twice, on the first session; the second is served from cache.
     first = peers[0]
     for _ in range(2):
