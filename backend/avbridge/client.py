@@ -149,7 +149,8 @@ class Client:
     def request(self, message: Message, timeout: float | None = None) -> Message:
         """Send and wait for the reply; an `error` reply raises ServerError. A request whose
         connection was lost before its reply came is sent again once the client is connected and
-        has said hello again, unless its session was lost (SessionLost)."""
+        has said hello again if it is safe to repeat (RequestLost otherwise), and never for a
+        session the server lost (SessionLost)."""
         self._check_session(message)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
@@ -228,8 +229,6 @@ class Client:
             ready = dict(self._poller.poll(int(min(remaining, 0.1) * 1000) + 1))
             if self._socket in ready:
                 break
-            if self._monitor in ready:
-                continue
         frames = self._socket.recv_multipart()
         arrived = time.monotonic()
         message = decode(frames, max_bulk_bytes=1 << 30)

@@ -25,7 +25,6 @@ class ClientState:
     name: str = ""
     sessions: set = field(default_factory=set)
     blocked_until: float = 0.0              # monotonic time before which its pipe was full
-    disconnected_since: float | None = None  # its connection closed; it may still come back
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -64,9 +63,6 @@ class ConnectionTracker:
     def unreachable(self, identity: bytes, now: float) -> None:
         """A send found no connection for `identity` (it closed before we heard)."""
         self._disconnected.setdefault(identity, now)
-
-    def disconnected_since(self, identity: bytes) -> float | None:
-        return self._disconnected.get(identity)
 
     def gone(self, now: float) -> list[bytes]:
         """Identities disconnected for longer than the grace period; forgotten once returned."""

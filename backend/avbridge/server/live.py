@@ -68,7 +68,6 @@ class LiveState:
     lips_delays: collections.deque = field(default_factory=lambda: collections.deque(maxlen=2000))  # seconds, audio-to-lips
     barge_ins: list[float] = field(default_factory=list)   # seconds from the user's onset arriving to the cut
 
-
     def user_to_session(self, user_time: float) -> float:
         """Session time of a moment of user time (the anchor is set by the first user message)."""
         assert self.anchor is not None
@@ -101,8 +100,9 @@ class LiveRunner:
             raise ProtocolError("bad_field", f"user_audio: sample_rate {rate} differs from the stream's {live.sample_rate}")
         if offset != live.received:
             raise ProtocolError("bad_field", f"user_audio: offset {offset} does not continue the user stream at sample {live.received}")
-        if self.backlog_s(session) > MAX_QUEUED_AUDIO_S:
-            raise ProtocolError("busy", f"user_audio: {self.backlog_s(session):.1f} s of user audio wait to be processed; "
+        backlog = self.backlog_s(session)
+        if backlog > MAX_QUEUED_AUDIO_S:
+            raise ProtocolError("busy", f"user_audio: {backlog:.1f} s of user audio wait to be processed; "
                                         f"the limit is {MAX_QUEUED_AUDIO_S:g}")
         self.push_audio(session, pcm, rate)
 

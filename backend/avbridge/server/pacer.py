@@ -38,7 +38,7 @@ class Pacer:
         self.lead_s = lead_s
         self.budget_bytes = budget_bytes
         self.unreachable: list[bytes] = []     # clients a send found no connection for, this flush
-        self.reached: list[bytes] = []         # clients a send went through to, this flush
+        self.reached: set[bytes] = set()       # clients a send went through to, this flush
         self.overflows: list[tuple[Session, int]] = []   # sessions ended for a client's backlog
 
     def flush(self, sessions: Iterable[Session], clients: dict[bytes, ClientState], send: Send,
@@ -46,7 +46,7 @@ class Pacer:
         """Send every due stream message; return seconds until the next one is due (at most 0.05)."""
         now_mono = self.clock()
         next_due = 0.05
-        self.unreachable, self.reached, self.overflows = [], [], []
+        self.unreachable, self.reached, self.overflows = [], set(), []
         stuck: set[bytes] = set()
         for session in list(sessions):
             client = clients.get(session.owner)
@@ -75,8 +75,7 @@ class Pacer:
                         session.lock.notify_all()
                 if result != "ok":
                     break
-                if client.disconnected_since is not None:
-                    self.reached.append(session.owner)
+                self.reached.add(session.owner)
                 publish(session.id, frames)
             if result == "ok":
                 continue

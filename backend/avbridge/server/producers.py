@@ -106,7 +106,6 @@ class SayProducer:
         self._params: MotionParams = copy.copy(params) if params.infer_emotion else params
         self._shown_emotion = (self._params.emotion, self._params.emotion_intensity)
         self._deadline = 0.0
-        self.done = False
 
     def start(self) -> None:
         """Synthesise the next piece: the first at once, a later one by when the audio made so far
@@ -186,17 +185,12 @@ class SayProducer:
         self._done()
 
     def _fail(self, exc: Exception) -> None:
-        session, utt = self.session, self.utt
-        if utt.start is None:
-            session.begin(utt, session.engine.sample_rate, audio=True)
-        session.finish(utt, "error", f"speech or motion failed: {exc.__class__.__name__}: {exc}")
+        self.session.fail(self.utt, self.session.engine.sample_rate, True,
+                          f"speech or motion failed: {exc.__class__.__name__}: {exc}")
         self._done()
 
     def _done(self) -> None:
-        self.done = True
-        with self.session.lock:
-            if self.session.active is self.utt:
-                self.session.active = None
+        self.session.release(self.utt)
         self._hooks.wake()
         self._hooks.line_done(self.session)
 

@@ -29,7 +29,7 @@ import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Hashable
 
 log = logging.getLogger("avbridge.server")
@@ -47,7 +47,6 @@ class Task:
     name: str
     not_before: float = float("-inf")
     order: int = 0
-    cancelled: bool = field(default=False, compare=False)
 
 
 class Scheduler:

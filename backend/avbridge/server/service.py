@@ -137,7 +137,6 @@ class Service:
     def disconnected(self, fd: int) -> None:
         identity = self.connections.disconnected(fd, self.clock())
         if identity is not None and identity in self.clients:
-            self.clients[identity].disconnected_since = self.clock()
             log.info("client disconnected client=%s; its sessions wait %.1f s for it to come back",
                      identity.hex(), self.connections.grace_s)
 
@@ -148,7 +147,6 @@ class Service:
         client = self.clients.get(client_id)
         if client is None:
             client = self.clients[client_id] = ClientState(client_id)
-        client.disconnected_since = None
         try:
             message = decode(frames, self.config.max_bulk_bytes, sender=CLIENT)
         except ProtocolError as exc:
@@ -286,14 +284,10 @@ class Service:
             stream.push(pcm, final)
         except Exception as exc:
             log.exception("speak_audio failed session=%s utterance=%s", session.id, stream.utt.id)
-            if stream.utt.start is None:
-                session.begin(stream.utt, stream.sample_rate, audio=False)
-            session.finish(stream.utt, "error", f"motion failed: {exc.__class__.__name__}: {exc}")
+            session.fail(stream.utt, stream.sample_rate, False, f"motion failed: {exc.__class__.__name__}: {exc}")
             final = True
         if final:
-            with session.lock:
-                if session.active is stream.utt:
-                    session.active = None
+            session.release(stream.utt)
             self._start_next(session)
         self._wake()
 
@@ -484,8 +478,6 @@ class Service:
         next_due = self.pacer.flush(self.sessions.values(), self.clients, send, publish)
         for identity in self.pacer.reached:
             self.connections.reachable(identity)
-            if identity in self.clients:
-                self.clients[identity].disconnected_since = None
         for identity in self.pacer.unreachable:
             self.connections.unreachable(identity, now)
         for session, held in self.pacer.overflows:

@@ -58,8 +58,12 @@ class Utterance:
     pieces: list[str] = field(default_factory=list)   # a say's text, normalised and chunked
     sent_frames: int = 0            # frames [0, sent_frames) have left for the client
     sent_samples: int = 0
-    header_sent: bool = False
     end_sent: bool = False          # an `end` of this utterance has left
+
+    @property
+    def quiet(self) -> bool:
+        """Idle and live streams: no request started them, no audio plays, no line ends them."""
+        return self.kind in ("idle", "live")
 
 
 @dataclass
@@ -72,10 +76,6 @@ class Outgoing:
     nbytes: int = 0
     frames_end: int = 0
     samples_end: int = 0
-
-    @property
-    def utterance(self) -> str:
-        return self.utt.id
 
 
 @dataclass
@@ -134,16 +134,15 @@ class Session:
             # frames are not already due when they arrive.
             utt.start = max(self.now() + self.playout_delay_s, self.timeline_free_at)
             utt.sample_rate = sample_rate
-            quiet = utt.kind in ("idle", "live")
-            if not quiet:
+            if not utt.quiet:
                 self._end_idle(utt.start)
                 now = self.now()
                 while self.begun and self.begun[0].end_time is not None and self.begun[0].end_time < now:
                     self.begun.popleft()
                 self.begun.append(utt)
             self._queue(utt, utt.start, stream_header(self.id, utt.id, utt.start, utt.re, self.fps, sample_rate,
-                                                      audio, utt.text, idle=quiet))
-            if not quiet:
+                                                      audio, utt.text, idle=utt.quiet))
+            if not utt.quiet:
                 self._queue(utt, utt.start, self._event(utt, "utterance_start", utt.start))
             self.lock.notify_all()
             return utt.start
@@ -229,7 +228,7 @@ class Session:
                 return
             start = utt.start if utt.start is not None else max(self.now(), self.timeline_free_at)
             utt.start = start
-            end_time = start + (utt.samples / utt.sample_rate if utt.sample_rate and utt.kind not in ("idle", "live")
+            end_time = start + (utt.samples / utt.sample_rate if utt.sample_rate and not utt.quiet
                                 else utt.frames / self.fps)
             utt.end_time = end_time
             self.timeline_free_at = max(self.timeline_free_at, end_time)
@@ -238,6 +237,18 @@ class Session:
             self._queue(utt, end_time if status == "done" else start,
                         end_message(self.id, utt.id, end_time, status, utt.frames, utt.samples, utt.re, reason))
             self.lock.notify_all()
+
+    def fail(self, utt: Utterance, sample_rate: int, audio: bool, reason: str) -> None:
+        """End `utt` with status error (its stream is started first if it never was)."""
+        if utt.start is None:
+            self.begin(utt, sample_rate, audio)
+        self.finish(utt, "error", reason)
+
+    def release(self, utt: Utterance) -> None:
+        """`utt` is fully produced: the session may start its next queued line."""
+        with self.lock:
+            if self.active is utt:
+                self.active = None
 
     def speaking(self) -> Utterance | None:
         """The utterance being produced or, in realtime sessions, still playing on the timeline.
@@ -339,9 +350,8 @@ class Session:
                 utt.cancelled = True
                 frames, samples = utt.sent_frames, utt.sent_samples
                 at = (utt.start if utt.start is not None else self.now()) + frames / self.fps
-                quiet = utt.kind in ("idle", "live")
-                ends.append(end_message(self.id, utt.id, at, "done" if quiet else "interrupted", frames, samples,
-                                        utt.re, "" if quiet else reason))
+                ends.append(end_message(self.id, utt.id, at, "done" if utt.quiet else "interrupted", frames, samples,
+                                        utt.re, "" if utt.quiet else reason))
             self.outbox.clear()
             self.outbox_bytes = 0
             return ends
@@ -360,9 +370,7 @@ class Session:
         utt = item.utt
         utt.sent_frames = max(utt.sent_frames, item.frames_end)
         utt.sent_samples = max(utt.sent_samples, item.samples_end)
-        if item.message.type == "stream":
-            utt.header_sent = True
-        elif item.message.type == "end":
+        if item.message.type == "end":
             utt.end_sent = True
 
     def _queue(self, utt: Utterance, media_time: float, message: Message, frames_end: int = 0,
