@@ -228,6 +228,10 @@ class Client:
             # within its liveness timeout however long the caller was willing to wait.
             ready = dict(self._poller.poll(int(min(remaining, 0.1) * 1000) + 1))
             if self._socket in ready:
+                # The handshake event of a new connection is queued before anything that came over
+                # it can be read, but both may turn up in one poll: take the event first, so a reply
+                # from a restarted server is never read as if it came from the server we knew.
+                self._read_monitor()
                 break
         frames = self._socket.recv_multipart()
         arrived = time.monotonic()
