@@ -7,6 +7,7 @@ everything that listens (voice activity, lips from a voice, the learned model's 
 
 from __future__ import annotations
 
+import warnings
 import wave
 from pathlib import Path
 
@@ -21,19 +22,31 @@ class WavError(ValueError):
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
-    """(pcm, sample_rate) of a 16-bit PCM wav: pcm is (N,) int16 for mono, (N, channels) else."""
+    """(pcm, sample_rate) of a wav of 8-, 16-, 24- or 32-bit PCM or 32/64-bit float samples (what
+    engines and audio tools write), as int16: (N,) for mono, (N, channels) else."""
+    import scipy.io.wavfile
     path = Path(path)
+    if not path.is_file():
+        raise WavError(f"{path}: no such file")
     try:
-        with wave.open(str(path)) as w:
-            if w.getsampwidth() != 2:
-                raise WavError(f"{path}: {8 * w.getsampwidth()}-bit samples; want 16-bit PCM")
-            channels, rate = w.getnchannels(), w.getframerate()
-            pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.int16)
-    except FileNotFoundError:
-        raise WavError(f"{path}: no such file") from None
-    except (wave.Error, EOFError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.io.wavfile.WavFileWarning)   # unknown chunks: harmless
+            rate, data = scipy.io.wavfile.read(path)
+    except (ValueError, EOFError, OSError) as exc:
         raise WavError(f"{path}: not a readable wav ({exc})") from None
-    return (pcm if channels == 1 else pcm.reshape(-1, channels)), rate
+    return _to_int16(np.asarray(data)), int(rate)
+
+
+def _to_int16(data: np.ndarray) -> np.ndarray:
+    if data.dtype == np.int16:
+        return data
+    if data.dtype.kind == "f":
+        return np.round(np.clip(data, -1.0, 1.0) * 32767.0).astype(np.int16)
+    if data.dtype == np.uint8:
+        return ((data.astype(np.int16) - 128) << 8).astype(np.int16)
+    if data.dtype.kind == "i":                  # 24-bit comes as int32 scaled to the top bits
+        return (data >> (8 * data.dtype.itemsize - 16)).astype(np.int16)
+    raise WavError(f"samples of type {data.dtype} are not audio")
 
 
 def read_wav_mono(path: str | Path) -> tuple[np.ndarray, int]:

@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from avbridge.core.arkit import INDEX
 from avbridge.core.phonemes import Phoneme
 from avbridge.core.track import Track
 from avbridge.motion.baselines import envelope
@@ -122,3 +123,68 @@ def speech_frames(pcm16k: np.ndarray, frames: int, fps: float, below_peak_db: fl
     rms = envelope(pcm16k, 16000, frames, fps) + 1e-9
     loud = np.percentile(rms, 95)
     return 20 * np.log10(rms / loud) > -below_peak_db
+
+
+# -- against real speakers (tools/eval_real_speech.py, docs/quality.md "Real speech") -------------
+_OPENNESS = [(INDEX["jawOpen"], 1.0), (INDEX["mouthClose"], -1.0),
+             (INDEX["mouthLowerDownLeft"], 0.5), (INDEX["mouthLowerDownRight"], 0.5),
+             (INDEX["mouthUpperUpLeft"], 0.5), (INDEX["mouthUpperUpRight"], 0.5)]
+
+
+def mouth_openness(blendshapes: np.ndarray) -> np.ndarray:
+    """(T, 52) -> (T,): (jawOpen - mouthClose + mouthLowerDown + mouthUpperUp) / 3, left and
+    right averaged: the opening a face tracker sees, whichever shapes make it."""
+    b = np.asarray(blendshapes, np.float64)
+    return sum(w * b[:, i] for i, w in _OPENNESS) / 3.0
+
+
+def lagged_correlation(predicted: np.ndarray, reference: np.ndarray, mask: np.ndarray,
+                       max_lag: int) -> tuple[float, int]:
+    """(best r, its lag in frames) over lags -max_lag..max_lag; a positive lag means the
+    prediction comes late (predicted[t + lag] matches reference[t])."""
+    best, best_lag = -2.0, 0
+    n = len(reference)
+    for lag in range(-max_lag, max_lag + 1):
+        idx = np.arange(max(0, -lag), min(n, n - lag))
+        keep = mask[idx]
+        r = correlation(predicted[idx + lag][keep], reference[idx][keep])
+        if r > best:
+            best, best_lag = r, lag
+    return best, best_lag
+
+
+def closure_overlap_f1(predicted: np.ndarray, reference: np.ndarray, mask: np.ndarray,
+                       share: float = 0.15) -> float:
+    """Frame-level F1 of the frames at or below each curve's own `share` quantile of openness,
+    counted over the `mask` (speech) frames. Chance is about `share`."""
+    p, r = predicted[mask], reference[mask]
+    if len(p) == 0:
+        return 0.0
+    shut_p = p <= np.quantile(p, share)
+    shut_r = r <= np.quantile(r, share)
+    both = int((shut_p & shut_r).sum())
+    return 2.0 * both / max(int(shut_p.sum() + shut_r.sum()), 1)
+
+
+@dataclass
+class HeadStats:
+    std_deg: tuple[float, float, float]      # yaw, pitch, roll
+    speed_p50: float                         # deg/s of the head's angular speed
+    speed_p90: float
+    speed_variation: float                   # std / mean of the speed over 1 s windows: 0 when constant
+
+
+def head_stats(angles_deg: np.ndarray, fps: float) -> HeadStats:
+    """(T, 3) yaw, pitch, roll in degrees -> spread and speed. Speed is over a 100 ms difference
+    (tracker jitter at 60 fps would otherwise dominate it)."""
+    a = np.asarray(angles_deg, np.float64)
+    step = max(1, int(round(0.1 * fps)))
+    if len(a) <= step:
+        return HeadStats((0.0, 0.0, 0.0), 0.0, 0.0, 0.0)
+    speed = np.linalg.norm(a[step:] - a[:-step], axis=1) * fps / step
+    window = max(1, int(fps))
+    means = np.array([speed[i:i + window].mean() for i in range(0, len(speed) - window + 1, window)])
+    variation = float(means.std() / means.mean()) if len(means) > 1 and means.mean() > 1e-9 else 0.0
+    std = a.std(axis=0)
+    return HeadStats((float(std[0]), float(std[1]), float(std[2])), float(np.percentile(speed, 50)),
+                     float(np.percentile(speed, 90)), variation)

@@ -21,7 +21,7 @@ depends on how the audio is cut.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from avbridge.motion.prosody import Emphasis
 from avbridge.motion.visemes import MOUTH_CHANNELS, viseme_of
 from avbridge.speech.timeline import PAUSE
 
+if TYPE_CHECKING:
+    from avbridge.motion.heard import HeardSpeechStream
+
 PHRASE_PAUSE_S = 0.15
 _HISTORY_SAMPLES = 2048
 _JAW, _CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
@@ -53,6 +56,12 @@ class ProceduralGenerator:
     def start(self, fps: float, sample_rate: int, params: MotionParams | None = None,
               seed: int | None = None) -> "ProceduralStream":
         return ProceduralStream(fps, sample_rate, params or MotionParams(), seed)
+
+    def start_heard(self, fps: float, sample_rate: int, params: MotionParams | None = None,
+                    seed: int | None = None, text: str | None = None) -> "HeardSpeechStream":
+        """A stream for speech without a timeline: phones heard in it, or aligned to `text`."""
+        from avbridge.motion.heard import HeardSpeechStream
+        return HeardSpeechStream(self.start(fps, sample_rate, params, seed), sample_rate, text=text)
 
 
 class ProceduralStream:
@@ -79,6 +88,15 @@ class ProceduralStream:
         self._accent_tail: list[tuple[float, float, float]] = []   # last two (time, accent, loudness) of the previous chunk
 
     def push(self, pcm: np.ndarray, phonemes: Sequence[Phoneme] | None = None) -> Track:
+        return self._push(pcm, phonemes, heard=False)
+
+    def push_heard(self, pcm: np.ndarray, phonemes: Sequence[Phoneme]) -> Track:
+        """Like push, with phones heard in the audio (motion/heard.py) rather than given by a
+        speech engine: the mouth follows them, the head and brows the audio (heard phones carry
+        no stress to nod on, and their pauses are less sure than the audio's)."""
+        return self._push(pcm, phonemes, heard=True)
+
+    def _push(self, pcm: np.ndarray, phonemes: Sequence[Phoneme] | None, heard: bool) -> Track:
         pcm = np.asarray(pcm, np.int16).reshape(-1)
         first_sample = self._samples_in
         self._samples_in += len(pcm)
@@ -105,7 +123,10 @@ class ProceduralStream:
         articulation = float(np.clip(self.params.articulation, 0.2, 2.0))
         if phonemes:
             mouth = mouth_from_phonemes(phonemes, t_local, loud, self._mouth, self.fps, articulation)
-            self._events_from_phonemes(phonemes, chunk_start, loud, t_local)
+            if heard:
+                self._events_from_audio(t_utt, loud_so_far, accent)
+            else:
+                self._events_from_phonemes(phonemes, chunk_start, loud, t_local)
         else:
             mouth = mouth_from_audio(analysed, self.sample_rate, centres, loud, self._mouth, self.fps, articulation)
             self._events_from_audio(t_utt, loud_so_far, accent)
