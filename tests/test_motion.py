@@ -56,7 +56,9 @@ def test_values_in_range_and_head_quaternions_unit(speech):
         track = load_generator().start(60, chunk.sample_rate, params, seed=2).push(chunk.pcm, chunk.phonemes)
         assert track.blendshapes.min() >= 0 and track.blendshapes.max() <= 1
         assert np.allclose(np.linalg.norm(track.head[:, :4], axis=1), 1, atol=1e-5)
-        assert np.degrees(np.abs(track.head_euler())).max() < 15      # human range for talking
+        # Human range for talking, at twice the usual expressiveness: BEAT2's standing speaker
+        # (docs/quality.md "Real speech") turns up to about 20 degrees.
+        assert np.degrees(np.abs(track.head_euler())).max() < 25
 
 
 def test_blinks_head_and_gaze_do_not_depend_on_how_audio_is_chunked(speech):

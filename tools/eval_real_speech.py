@@ -98,21 +98,23 @@ def animate(path: str, take: RealTake, text: str | None, piece_s: float = 0.1) -
 
 
 def telepresence(take: RealTake, pieces: list[np.ndarray]) -> Track:
-    """Voice-only telepresence as the server composes it: the live input's lips over the idle
-    layer (blinks, breathing, head)."""
+    """Voice-only telepresence as the server composes it: the live input's lips and head over
+    the idle layer (blinks, breathing)."""
     from avbridge.live.input import LiveInput
     from avbridge.live.turns import TurnTaking
     from avbridge.motion.listening import ListeningLayer
-    live = LiveInput("telepresence", take.fps, TurnTaking(), ListeningLayer(), transcripts=False)
-    mouths = []
+    live = LiveInput("telepresence", take.fps, TurnTaking(), ListeningLayer(), transcripts=False, seed=1)
+    mouths, heads = [], []
     for p in pieces:
         for i in range(0, len(p), 320):            # the mic's 20 ms pieces
             update = live.push_audio(p[i:i + 320])
             if len(update.mouth):
                 mouths.append(update.mouth)
+                heads.append(update.head)
     mouth = np.concatenate(mouths)
     base = IdleStream(take.fps, MotionParams(), seed=1).next(len(mouth))
     base.blendshapes[:, MOUTH_CHANNELS] = mouth[:, MOUTH_CHANNELS]
+    base.head = np.concatenate(heads)
     return base
 
 

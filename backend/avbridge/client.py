@@ -322,17 +322,21 @@ class Session:
         return self.collect(self.say_async(text, **options), timeout)
 
     def speak_audio(self, pcm: np.ndarray, sample_rate: int, chunk_s: float = 0.1,
-                    utterance: str | None = None, timeout: float | None = None) -> UtteranceResult:
-        """Send engine-owned speech in chunks and collect the animation for it."""
+                    utterance: str | None = None, timeout: float | None = None,
+                    text: str | None = None) -> UtteranceResult:
+        """Send engine-owned speech in chunks and collect the animation for it. `text`: the line's
+        words when the game has them (a subtitle): the mouth then follows them, aligned."""
         uid = utterance or uuid.uuid4().hex[:8]
         pcm = np.asarray(pcm, np.int16)
         step = max(1, int(chunk_s * sample_rate))
         offsets = list(range(0, len(pcm), step)) or [0]
         for i, offset in enumerate(offsets):
             piece = pcm[offset:offset + step]
-            self.client.request(Message("speak_audio", {
-                "session": self.id, "utterance": uid, "sample_rate": sample_rate, "offset": offset,
-                "final": i == len(offsets) - 1}, [piece.astype("<i2").tobytes()]))
+            fields = {"session": self.id, "utterance": uid, "sample_rate": sample_rate, "offset": offset,
+                      "final": i == len(offsets) - 1}
+            if text and i == 0:
+                fields["text"] = text
+            self.client.request(Message("speak_audio", fields, [piece.astype("<i2").tobytes()]))
         return self.collect(uid, timeout)
 
     def user_audio(self, pcm: np.ndarray, sample_rate: int) -> None:

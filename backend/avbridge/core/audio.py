@@ -7,6 +7,7 @@ everything that listens (voice activity, lips from a voice, the learned model's 
 
 from __future__ import annotations
 
+import struct
 import warnings
 import wave
 from pathlib import Path
@@ -32,7 +33,7 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", scipy.io.wavfile.WavFileWarning)   # unknown chunks: harmless
             rate, data = scipy.io.wavfile.read(path)
-    except (ValueError, EOFError, OSError) as exc:
+    except (ValueError, EOFError, OSError, struct.error) as exc:      # struct.error: a header cut short
         raise WavError(f"{path}: not a readable wav ({exc})") from None
     return _to_int16(np.asarray(data)), int(rate)
 

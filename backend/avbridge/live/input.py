@@ -12,7 +12,8 @@ Times inside are seconds of user audio (sample / 16000); the service maps them o
 clock with one offset fixed at the first chunk.
 
 Modes:
-    telepresence  the user's own avatar: lips from the voice (motion/voice_lips.py), face and head
+    telepresence  the user's own avatar: lips and head from the voice (motion/voice_lips.py,
+                  voice_head.py), face and head
                   from the camera or engine-side tracking where it sees the face
     listen        a conversational NPC: turn-taking (turns.py) and listening (motion/listening.py)
 """
@@ -27,6 +28,7 @@ from avbridge.core.arkit import INDEX
 from avbridge.core.audio import ANALYSIS_RATE
 from avbridge.live.turns import TurnTaking
 from avbridge.motion.listening import BackchannelPolicy, ListeningLayer
+from avbridge.motion.voice_head import VoiceHead
 from avbridge.motion.voice_lips import DEFAULT_DELAY_S, VoiceLips
 from avbridge.perception.asr import Transcript
 from avbridge.perception.face import Calibration, FaceObservation, OneEuroFilter
@@ -45,6 +47,7 @@ class LiveUpdate:
     events: list[tuple[str, float, dict]] = field(default_factory=list)   # (name, user time, fields)
     first_frame: int = 0
     mouth: np.ndarray = field(default_factory=lambda: np.zeros((0, 52), np.float32))
+    head: np.ndarray = field(default_factory=lambda: np.zeros((0, 7), np.float32))   # the voice's head, with the mouth
     barge_in: bool = False
 
 
@@ -58,7 +61,7 @@ class TranscriptJob:
 
 class LiveInput:
     def __init__(self, mode: str, fps: float, turns: TurnTaking, listening: ListeningLayer,
-                 transcripts: bool = True, lips_delay_s: float = DEFAULT_DELAY_S) -> None:
+                 transcripts: bool = True, lips_delay_s: float = DEFAULT_DELAY_S, seed: int | None = None) -> None:
         if mode not in LIVE_MODES:
             raise ValueError(f"live mode {mode!r}; expected one of {', '.join(LIVE_MODES)}")
         self.mode = mode
@@ -69,6 +72,7 @@ class LiveInput:
         self.vad = VoiceActivity()
         self.backchannels = BackchannelPolicy()
         self.lips = VoiceLips(fps, lips_delay_s) if mode == "telepresence" else None
+        self.voice_head = VoiceHead(fps, seed) if mode == "telepresence" else None
         self.calibration = Calibration()
         self.calibrating_until: float | None = None
         self._face_filter = OneEuroFilter(min_cutoff=2.0, beta=2.0)
@@ -89,6 +93,8 @@ class LiveInput:
         update = LiveUpdate()
         if self.lips is not None:
             update.first_frame, update.mouth = self.lips.push(pcm)
+            if len(update.mouth) and self.voice_head is not None:
+                update.head = self.voice_head.push(update.first_frame, *self.lips.features)
         if self.vad.speaking or self._turn_audio:
             self._turn_audio.append(pcm)
         for event in self.vad.push(pcm):

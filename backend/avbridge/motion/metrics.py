@@ -135,7 +135,10 @@ def mouth_openness(blendshapes: np.ndarray) -> np.ndarray:
     """(T, 52) -> (T,): (jawOpen - mouthClose + mouthLowerDown + mouthUpperUp) / 3, left and
     right averaged: the opening a face tracker sees, whichever shapes make it."""
     b = np.asarray(blendshapes, np.float64)
-    return sum(w * b[:, i] for i, w in _OPENNESS) / 3.0
+    out = np.zeros(len(b))
+    for i, w in _OPENNESS:
+        out += w * b[:, i]
+    return out / 3.0
 
 
 def lagged_correlation(predicted: np.ndarray, reference: np.ndarray, mask: np.ndarray,

@@ -34,6 +34,10 @@ from avbridge.speech.timeline import PAUSE
 
 ANTICIPATION_S = 0.035
 SMOOTHING_S = 0.028          # fast enough for 10-15 phonemes a second
+# Heard phones (motion/heard.py) are less sure than an engine's: their opening leans on loudness
+# more (chosen on BEAT2, docs/quality.md "Real speech"), so a phone heard wrongly in a quiet
+# stretch opens little.
+HEARD_GAIN = (0.0, 1.3)
 NOISE_GATE = 0.06            # audio-only path: loudness (relative to speech) treated as silence
 _SUBSAMPLES = 4
 _ROUND_AHEAD_S = 0.18
@@ -56,7 +60,7 @@ def speaking_rate_gain(phonemes: Sequence[Phoneme]) -> float:
 
 
 def mouth_from_phonemes(phonemes: Sequence[Phoneme], t: np.ndarray, loud: np.ndarray, previous: np.ndarray,
-                        fps: float, articulation: float) -> np.ndarray:
+                        fps: float, articulation: float, heard: bool = False) -> np.ndarray:
     starts = np.array([p.start for p in phonemes])
     visemes = np.array([VISEME_INDEX[viseme_of(p.symbol)] for p in phonemes])
     visemes = _coarticulate(phonemes, visemes)
@@ -70,7 +74,10 @@ def mouth_from_phonemes(phonemes: Sequence[Phoneme], t: np.ndarray, loud: np.nda
     which = np.where((visemes[ahead] == silent) & (visemes[now] != silent), now, ahead)
     targets = VISEME_POSES[visemes[which]].mean(axis=1)                      # (T, 52)
     targets = _spread_rounding(targets, phonemes, visemes, t + ANTICIPATION_S)
-    gain = np.clip(0.55 + 0.6 * np.sqrt(loud), 0.4, 1.3) * articulation * speaking_rate_gain(phonemes)
+    if heard:
+        gain = np.clip(HEARD_GAIN[0] + HEARD_GAIN[1] * np.sqrt(loud), 0.0, 1.3) * articulation * speaking_rate_gain(phonemes)
+    else:
+        gain = np.clip(0.55 + 0.6 * np.sqrt(loud), 0.4, 1.3) * articulation * speaking_rate_gain(phonemes)
     opening = np.ones(52, np.float32)
     opening[_PRESS] = 0.0
     targets = targets * (1 + (gain[:, None] - 1) * opening[None, :])

@@ -27,13 +27,12 @@ import numpy as np
 
 from avbridge.core.arkit import INDEX
 from avbridge.core.phonemes import Phoneme
-from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
 from avbridge.core.signal import loudness, one_pole, pitch
 from avbridge.core.track import Track
 from avbridge.motion import MotionParams, frames_covering
 from avbridge.motion.emotion import emotion_pose
 from avbridge.motion.eyes import BlinkSchedule, Gaze, eye_look_shapes
-from avbridge.motion.head import HeadMotion
+from avbridge.motion.head import PHRASE_PAUSE_S, HeadMotion, SpeechBeats, head_pose
 from avbridge.motion.mouth import SIL_POSE, mouth_from_audio, mouth_from_phonemes
 from avbridge.motion.prosody import Emphasis
 from avbridge.motion.visemes import MOUTH_CHANNELS, viseme_of
@@ -42,7 +41,6 @@ from avbridge.speech.timeline import PAUSE
 if TYPE_CHECKING:
     from avbridge.motion.heard import HeardSpeechStream
 
-PHRASE_PAUSE_S = 0.15
 _HISTORY_SAMPLES = 2048
 _JAW, _CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
 _BLINK = [INDEX["eyeBlinkLeft"], INDEX["eyeBlinkRight"]]
@@ -83,9 +81,7 @@ class ProceduralStream:
         # live stream in 20 ms pieces is analysed as well as a whole file.
         self._history = np.zeros(0, np.int16)
         self._emotion = emotion_pose(params.emotion, params.emotion_intensity)
-        self._silent_since: float | None = None       # audio-only path: start of the current silence
-        self._in_pause = False
-        self._accent_tail: list[tuple[float, float, float]] = []   # last two (time, accent, loudness) of the previous chunk
+        self._beats = SpeechBeats()                   # nods and pauses from the audio (no timeline)
 
     def push(self, pcm: np.ndarray, phonemes: Sequence[Phoneme] | None = None) -> Track:
         return self._push(pcm, phonemes, heard=False)
@@ -122,7 +118,7 @@ class ProceduralStream:
         accent = self._emphasis(loud_so_far, f0)
         articulation = float(np.clip(self.params.articulation, 0.2, 2.0))
         if phonemes:
-            mouth = mouth_from_phonemes(phonemes, t_local, loud, self._mouth, self.fps, articulation)
+            mouth = mouth_from_phonemes(phonemes, t_local, loud, self._mouth, self.fps, articulation, heard)
             if heard:
                 self._events_from_audio(t_utt, loud_so_far, accent)
             else:
@@ -148,35 +144,8 @@ class ProceduralStream:
                 self._head.add_nod(chunk_start + p.start - 0.05, strength)
 
     def _events_from_audio(self, t_utt: np.ndarray, loud: np.ndarray, accent: np.ndarray) -> None:
-        """Causal, as live audio is: a silence becomes a phrase boundary once it has lasted
-        PHRASE_PAUSE_S, and an event never starts before the first frame not yet sent, so the
-        result does not depend on how the audio is cut."""
-        quiet = loud < 0.1
-        for i, t in enumerate(t_utt):
-            if quiet[i]:
-                if self._silent_since is None:
-                    self._silent_since = float(t)
-                elif not self._in_pause and t - self._silent_since >= PHRASE_PAUSE_S:
-                    self._in_pause = True
-                    self._blinks.add_boundary(float(t))
-                    self._head.add_pause(float(t))
-            else:
-                if self._in_pause:
-                    self._head.end_pause(float(t))
-                self._in_pause = False
-                self._silent_since = None
-        # Accent peaks, with two frames of the previous chunk so a peak on the seam is not lost.
-        # A nod's bump is 0 at its own start, so one found on the previous chunk's last frame can
-        # start there without changing frames already sent.
-        times = np.concatenate([[x[0] for x in self._accent_tail], t_utt])
-        values = np.concatenate([[x[1] for x in self._accent_tail], accent])
-        levels = np.concatenate([[x[2] for x in self._accent_tail], loud])
-        middle = values[1:-1]
-        peaks = np.flatnonzero((middle > 0.25) & (middle >= values[:-2]) & (middle > values[2:])) + 1
-        for k in peaks:
-            if k >= len(self._accent_tail) - 1:   # peaks inside the tail were handled with the last chunk
-                self._head.add_nod(float(times[k]), float(max(levels[k], 0.3)))
-        self._accent_tail = list(zip(times[-2:].tolist(), values[-2:].tolist(), levels[-2:].tolist()))
+        for boundary in self._beats.feed(self._head, t_utt, loud, accent):
+            self._blinks.add_boundary(boundary)
 
     # -- the whole face -----------------------------------------------------------------------
     def _compose(self, mouth: np.ndarray, accent: np.ndarray, t_utt: np.ndarray, first_frame: int) -> Track:
@@ -204,11 +173,5 @@ class ProceduralStream:
         closed = mouth[:, _CLOSE] > 0.5 * mouth[:, _JAW] + 1e-3
         shapes[closed, _CLOSE] = shapes[closed, _JAW]
         np.clip(shapes, 0.0, 1.0, out=shapes)
-        yaw, pitch_angle, roll = self._head.angles(t_utt, expressive)
-        pitch_angle = pitch_angle + np.clip(accent, -0.5, 1.0) * 1.2 * np.pi / 180 * expressive
-        head = np.zeros((n, 7), np.float32)
-        head[:, :4] = yaw_pitch_roll_to_quaternion(yaw, pitch_angle, roll)
-        head[:, 4] = -0.01 * np.sin(yaw)            # the head turns about the neck, not its centre
-        head[:, 5] = -0.004 * np.sin(pitch_angle)
-        head[:, 6] = 0.004 * np.clip(accent, 0, 1) * expressive
+        head = head_pose(*self._head.angles(t_utt, expressive), accent, expressive)
         return Track(self.fps, shapes, head, gaze.astype(np.float32), first_frame)

@@ -27,7 +27,7 @@ from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from avbridge.core.arkit import INDEX
 from avbridge.core.audio import ANALYSIS_RATE
-from avbridge.core.signal import MIN_LOUDNESS_REF, REFERENCE_SHARE, loudness
+from avbridge.core.signal import MIN_LOUDNESS_REF, REFERENCE_SHARE, loudness, pitch
 from avbridge.motion import frames_covering
 from avbridge.motion.mouth import (
     SIL_POSE,
@@ -62,6 +62,7 @@ class VoiceLips:
         self._peak = 0.0
         self._band_level = 0.0                     # running speech level of the band (rms)
         self._previous = SIL_POSE.copy()
+        self.features = (np.zeros(0), np.zeros(0))  # loudness and F0 of the frames last given out
 
     def push(self, pcm: np.ndarray) -> tuple[int, np.ndarray]:
         pcm = np.asarray(pcm, np.int16).reshape(-1)
@@ -94,6 +95,8 @@ class VoiceLips:
         emitted = ready - first
         loud, self._peak = loudness(self._audio, ANALYSIS_RATE, centres[:emitted], self.fps, self._peak)
         ahead, _ = loudness(self._audio, ANALYSIS_RATE, centres[emitted:], self.fps, self._peak)
+        # What the head (motion/voice_head.py) needs of the frames given out: their loudness and pitch.
+        self.features = (loud.copy(), pitch(self._audio, ANALYSIS_RATE, centres[:emitted], loud))
         loud = np.concatenate([loud, ahead])
         targets = audio_mouth_targets(self._audio, ANALYSIS_RATE, centres, loud, self.fps) * self.articulation
         closed = self._closures(centres)

@@ -26,7 +26,7 @@ from avbridge.core.phonemes import Phoneme
 from avbridge.speech.timeline import PAUSE
 
 FRAME_S = 0.02
-EMISSION_DELAY_S = 0.06
+EMISSION_DELAY_S = 0.04
 MAX_PHONE_S = 0.25
 _MODEL_LOCK = threading.Lock()
 _MODELS: dict[str, object] = {}

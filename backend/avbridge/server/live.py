@@ -86,7 +86,8 @@ class LiveRunner:
     def open(self, session: Session, mode: str, barge_in: str, barge_in_ms: int, transcripts: bool) -> None:
         turns = TurnTaking(policy=barge_in, after_ms=barge_in_ms, think_after_turn=(mode == "listen"))
         listening = ListeningLayer(expressiveness=session.params.expressiveness)
-        session.live = LiveState(LiveInput(mode, session.fps, turns, listening, transcripts=transcripts and mode == "listen"))
+        session.live = LiveState(LiveInput(mode, session.fps, turns, listening, transcripts=transcripts and mode == "listen",
+                                               seed=session.seed))
         if mode == "telepresence":
             session.idle_enabled = False           # the live stream replaces idle
         else:
@@ -209,7 +210,7 @@ class LiveRunner:
             self.event(session, name, at, **fields)
             self._follow_state(session, live, name, fields)
         if live.input.mode == "telepresence" and len(update.mouth):
-            self._queue_puppet(session, live, update.first_frame, update.mouth)
+            self._queue_puppet(session, live, update.first_frame, update.mouth, head=update.head)
         job = live.input.transcript_job()
         if job is not None:
             self._pool.submit(lambda: self._transcribe(session, job), lane=HEAVY, deadline=session.clock() + (0 if job.final else 1),
@@ -325,9 +326,9 @@ class LiveRunner:
         return live.input.listening.apply(track, t)
 
     def _queue_puppet(self, session: Session, live: LiveState, first_user_frame: int, mouth: np.ndarray,
-                      voice: bool = True) -> None:
+                      voice: bool = True, head: np.ndarray | None = None) -> None:
         """Telepresence frames for user frames first_user_frame.. : idle base, then the face where the
-        camera sees it, else the voice's mouth."""
+        camera sees it, else the voice's mouth and head."""
         if live.stream is None:
             utt = Utterance(id=f"live{session.next_utterance_id()[1:]}", re=0, kind="live")
             session.begin(utt, ANALYSIS_RATE, audio=False)
@@ -340,12 +341,15 @@ class LiveRunner:
         if skip >= n:
             return
         mouth = mouth[max(skip, 0):]
+        voice_head = head[max(skip, 0):] if head is not None and len(head) else None
         n = len(mouth)
         assert live.base is not None
         base = live.base.next(n)
         shapes, head = base.blendshapes.copy(), base.head.copy()
         if voice:
             shapes[:, MOUTH_CHANNELS] = mouth[:, MOUTH_CHANNELS]
+            if voice_head is not None and len(voice_head) == n:
+                head = voice_head.copy()
         user_t = (live.first_user_frame + live.frames_out + np.arange(n)) / session.fps
         k = 1 - np.exp(-1 / (_FACE_EASE_S * session.fps))
         for i, ut in enumerate(user_t):

@@ -202,10 +202,11 @@ class AudioUtterance:
     The I/O thread checks each piece's offset against `received` and answers at once; the
     animation runs as the session's own light task (`push`)."""
 
-    def __init__(self, session: Session, utt: Utterance, sample_rate: int) -> None:
+    def __init__(self, session: Session, utt: Utterance, sample_rate: int, text: str | None = None) -> None:
         self.session = session
         self.utt = utt
         self.sample_rate = sample_rate
+        self.text = text                        # the line's words, when the engine has them (subtitles)
         self.received = 0                       # samples accepted (I/O thread)
         self.first_at = 0.0                     # monotonic time its first piece arrived
         self.stream: MotionStream | None = None
@@ -217,7 +218,7 @@ class AudioUtterance:
         if utt.cancelled:
             return
         if self.stream is None:
-            self.stream = session.generator.start(session.fps, self.sample_rate, session.params, session.seed)
+            self.stream = start_for_engine_audio(session, self.sample_rate, self.text)
             session.begin(utt, self.sample_rate, audio=False)
         track = self.stream.push(pcm, None)
         session.queue_media(utt, track, pcm)
@@ -225,6 +226,16 @@ class AudioUtterance:
         if final:
             session.queue_media(utt, self.stream.finish())
             session.finish(utt)
+
+
+def start_for_engine_audio(session: Session, sample_rate: int, text: str | None) -> MotionStream:
+    """A motion stream for speech without a timeline: a generator that can hear phones in it
+    (motion/heard.py) is asked to; the others animate the audio as it is."""
+    generator = session.generator
+    start_heard = getattr(generator, "start_heard", None)
+    if start_heard is not None:
+        return start_heard(session.fps, sample_rate, session.params, session.seed, text=text)
+    return generator.start(session.fps, sample_rate, session.params, session.seed)
 
 
 def produce_idle(session: Session, frames: int) -> None:

@@ -255,6 +255,9 @@ class Service:
                 speaking = session.speaking()
                 if speaking is not None:
                     raise ProtocolError("busy", f"speak_audio: session {session.id} is speaking utterance '{speaking.id}'; interrupt it or wait for its end")
+                text = m.get("text")
+                if text is not None and len(text) > self.config.max_text_chars:
+                    raise ProtocolError("text_too_long", f"speak_audio: text has {len(text)} characters; the limit is {self.config.max_text_chars}")
             elif m["offset"] != stream.received:
                 raise ProtocolError("bad_field", f"speak_audio: offset {m['offset']} does not continue utterance '{uid}' at sample {stream.received}")
             elif rate != stream.sample_rate:
@@ -262,7 +265,7 @@ class Service:
             if stream is None:
                 utt = Utterance(id=uid, re=m.seq, kind="audio")
                 session.active = utt
-                stream = session.audio_streams[uid] = AudioUtterance(session, utt, rate)
+                stream = session.audio_streams[uid] = AudioUtterance(session, utt, rate, m.get("text"))
                 stream.first_at = self.clock()
             # A realtime stream's frames for second t of the line are sent at about t - lead: a line
             # sent whole is animated a little ahead of that, not all at once, so its CPU is spread
