@@ -8,7 +8,11 @@ microphone's pace in 20 ms pieces; for each batch of frames, the delay from the 
 audio piece holding the newest frame's moment to the frame's being queued to send (it is due at
 once). It includes the 80 ms the lips wait for the audio after a frame.
 camera-to-frame: FaceLandmarker plus smoothing on the astronaut portrait, moved each frame.
-CPU per live session: process CPU time over wall time with N listen sessions fed at real time.
+CPU per live session: process CPU time over wall time with N listen (or telepresence) sessions
+fed at real time.
+engine audio: CPU seconds per second of a recorded line for `speak_audio`, hearing its phones
+(without and with its text) beside animating it from loudness alone (the path before phones were
+heard), in the same run.
 """
 
 from __future__ import annotations
@@ -68,10 +72,10 @@ def camera_to_frame(frames: int) -> np.ndarray:
     return np.array(out)
 
 
-def cpu_per_session(server, sessions: int, seconds: float) -> float:
+def cpu_per_session(server, sessions: int, seconds: float, mode: str = "listen") -> float:
     pcm = recording()
     clients = [Client(server.endpoint, timeout=20) for _ in range(sessions)]
-    opened = [c.open(live="listen", transcripts=False) for c in clients]
+    opened = [c.open(live=mode, transcripts=False) for c in clients]
     c0, w0 = time.process_time(), time.monotonic()
 
     def feed(session) -> None:
@@ -93,6 +97,26 @@ def cpu_per_session(server, sessions: int, seconds: float) -> float:
     return cpu / wall / sessions
 
 
+def engine_audio_cpu() -> dict[str, float]:
+    """CPU seconds per audio second of the BEAT line through each engine-audio stream, 100 ms pieces."""
+    from avbridge.motion import MotionParams
+    from avbridge.motion.procedural import ProceduralGenerator
+    pcm = recording()
+    text = (ROOT / "tests" / "data" / "beat_scott_turn.txt").read_text()
+    generator = ProceduralGenerator()
+    out = {}
+    for name, start in (("loudness only (before)", lambda: generator.start(30.0, 16000, MotionParams(), 1)),
+                        ("phones heard", lambda: generator.start_heard(30.0, 16000, MotionParams(), 1)),
+                        ("phones aligned to the text", lambda: generator.start_heard(30.0, 16000, MotionParams(), 1, text=text))):
+        stream = start()
+        c0 = time.process_time()
+        for i in range(0, len(pcm), 1600):
+            stream.push(pcm[i:i + 1600])
+        stream.finish()
+        out[name] = (time.process_time() - c0) / (len(pcm) / 16000)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=4)
@@ -103,6 +127,8 @@ def main() -> None:
         lips = audio_to_lips(server, args.seconds)
         camera = camera_to_frame(150)
         cpu = cpu_per_session(server, args.sessions, args.seconds)
+        cpu_tele = cpu_per_session(server, args.sessions, args.seconds, "telepresence")
+        engine = engine_audio_cpu()
     finally:
         server.stop()
     rows = [
@@ -113,6 +139,10 @@ def main() -> None:
     for name, p50, p95, goal in rows:
         print(f"{name:50s} {p50:8.1f} {p95:8.1f}  {goal}")
     print(f"{'CPU per live listen session (share of one core)':50s} {cpu * 100:7.1f}%  ({args.sessions} sessions, {args.seconds:g} s of voice each)")
+    print(f"{'CPU per live telepresence session':50s} {cpu_tele * 100:7.1f}%  ({cpu_tele / cpu:.2f} x a listen session)")
+    base = engine["loudness only (before)"]
+    for name, share in engine.items():
+        print(f"{'speak_audio CPU per audio second, ' + name:50s} {share * 100:7.1f}%  ({share / base:.1f} x loudness only)")
 
 
 if __name__ == "__main__":
