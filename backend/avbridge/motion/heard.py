@@ -1,6 +1,6 @@
 """Motion for speech that comes without a timeline (engine audio, `speak_audio`): the phones are
-heard by the recogniser (perception/phone_recogniser.py), or, when the line's text is known,
-aligned to it; the mouth is then made as on the text path (motion/mouth.py), with every p, b
+heard by the recogniser (perception/phone_recogniser.py), and when the line's text is known its
+p, b and m are aligned to the audio and put in; the mouth is then made as on the text path (motion/mouth.py), with every p, b
 and m shut, and the head and brows follow the audio's accents and pauses.
 
 Without text the stream looks `lookahead_s` ahead: it animates audio in blocks of `block_s` once
@@ -21,7 +21,7 @@ import numpy as np
 from avbridge.core.audio import Resampler
 from avbridge.core.phonemes import Phoneme
 from avbridge.core.track import Track
-from avbridge.perception.phone_recogniser import PhoneRecogniser
+from avbridge.perception.phone_recogniser import PhoneRecogniser, quiet_frames, with_known_closures
 
 DEFAULT_LOOKAHEAD_S = 0.5
 DEFAULT_BLOCK_S = 1.0
@@ -79,11 +79,15 @@ class HeardSpeechStream:
         return self._join(tracks)
 
     def _aligned_line(self) -> list[Phoneme] | None:
+        """The phones heard in the whole line with the closures of its text (with_known_closures)."""
         r = self.recogniser
         tokens = r.text_tokens(self.text or "")
-        phonemes = r.align(r.log_probs(self._heard), tokens) if tokens else None
-        self.aligned = phonemes is not None
-        return phonemes
+        log_probs, quiet = r.log_probs(self._heard), quiet_frames(self._heard)
+        aligned = r.align(log_probs, tokens, quiet=quiet) if tokens else None
+        self.aligned = aligned is not None
+        if aligned is None:
+            return None
+        return with_known_closures(r.phonemes(log_probs, quiet=quiet), aligned)
 
     def _animate(self, samples: int) -> Track:
         """Hear and animate the next `samples` of pending audio."""
@@ -96,7 +100,7 @@ class HeardSpeechStream:
         hi = end + self.lookahead_s
         window = self._heard[int(lo * 16000):int(hi * 16000)]
         r = self.recogniser
-        heard = r.phonemes(r.log_probs(window), offset_s=lo - start)
+        heard = r.phonemes(r.log_probs(window), offset_s=lo - start, quiet=quiet_frames(window))
         self._done_s = end
         return self.inner.push_heard(block, heard)
 

@@ -11,7 +11,7 @@ PocketSphinx forced alignment on real speech: docs/quality.md "Real speech"); `E
 moves the spans back by that delay. A phone lasts from its emission to the next one, at most
 `MAX_PHONE_S`; the rest of a long gap is a pause.
 
-Shapes: log_probs(int16 (N,) at 16 kHz) -> (ceil(N / 320), 193) float32, frame k covering
+Shapes: log_probs(int16 (N,) at 16 kHz) -> (about N / 320, 191) float32, frame k covering
 [k * 0.02, (k + 1) * 0.02) s; phonemes(...) / align(...) -> list[Phoneme], seconds from pcm[0].
 """
 
@@ -28,6 +28,7 @@ from avbridge.speech.timeline import PAUSE
 FRAME_S = 0.02
 EMISSION_DELAY_S = 0.04
 MAX_PHONE_S = 0.25
+WINDOW_S, OVERLAP_S = 4.0, 1.0
 _MODEL_LOCK = threading.Lock()
 _MODELS: dict[str, object] = {}
 
@@ -52,6 +53,24 @@ class PhoneRecogniser:
         self.emission_delay_s = emission_delay_s
 
     def log_probs(self, pcm: np.ndarray) -> np.ndarray:
+        """Long audio is heard in windows of WINDOW_S with OVERLAP_S on each side: the model hears
+        fewer and fewer phones the longer its input (on BEAT2's 63 s in one pass, half as many as
+        in windows, and the mouth opened half as wide)."""
+        pcm = np.asarray(pcm, np.int16)
+        step, overlap = int(WINDOW_S * 16000), int(OVERLAP_S * 16000)
+        if len(pcm) <= step + 2 * overlap:
+            return self._log_probs(pcm)
+        frames = int(np.ceil(len(pcm) / 320))
+        pieces = []
+        for start in range(0, len(pcm), step):          # step and overlap are whole frames
+            lo = max(0, start - overlap)
+            out = self._log_probs(pcm[lo:start + step + overlap])
+            first = (start - lo) // 320
+            pieces.append(out[first:first + step // 320])
+        whole = np.concatenate(pieces)[:frames]
+        return whole
+
+    def _log_probs(self, pcm: np.ndarray) -> np.ndarray:
         x = np.asarray(pcm, np.int16).astype(np.float32) / 32768.0
         if len(x) < 400:                    # shorter than one analysis window: nothing to hear
             return np.full((0, len(self.tokens)), -np.inf, np.float32)
@@ -63,16 +82,21 @@ class PhoneRecogniser:
         return np.asarray(out[0][:int(np.asarray(lengths).reshape(-1)[0])], np.float32)
 
     # -- free decoding --------------------------------------------------------------------------
-    def phonemes(self, log_probs: np.ndarray, offset_s: float = 0.0) -> list[Phoneme]:
+    def phonemes(self, log_probs: np.ndarray, offset_s: float = 0.0, quiet: np.ndarray | None = None) -> list[Phoneme]:
         """Greedy CTC decoding: a phone where a frame's best token is not the blank and differs
-        from the frame before."""
+        from the frame before. `quiet` (T,) bool marks frames without speech (`quiet_frames`):
+        no phone lasts into them."""
         best = log_probs.argmax(axis=1) if len(log_probs) else np.zeros(0, int)
         emissions, previous = [], -1
         for frame, token in enumerate(best.tolist()):
-            if token != previous and token not in (self.blank, self.word_boundary) and token >= 4:
+            if token != previous and self._is_phone(token):
                 emissions.append((frame, self.tokens[token]))
             previous = token
-        return self._spans(emissions, len(best), offset_s)
+        return self._spans(emissions, len(best), offset_s, quiet)
+
+    def _is_phone(self, token: int) -> bool:
+        """Not the blank, a word boundary, a control token or punctuation."""
+        return token not in (self.blank, self.word_boundary) and token >= 4 and self.tokens[token][:1].isalpha()
 
     # -- a known text ---------------------------------------------------------------------------
     def text_tokens(self, text: str) -> list[str]:
@@ -81,32 +105,76 @@ class PhoneRecogniser:
         if not words:
             return []
         ipa = _model("g2p").predict(" ".join(words)).alignments
-        return [a.phoneme for a in ipa if a.phoneme in self._ids]
+        return [a.phoneme for a in ipa if a.phoneme in self._ids and self._is_phone(self._ids[a.phoneme])]
 
-    def align(self, log_probs: np.ndarray, tokens: Sequence[str], offset_s: float = 0.0) -> list[Phoneme] | None:
+    def align(self, log_probs: np.ndarray, tokens: Sequence[str], offset_s: float = 0.0,
+              quiet: np.ndarray | None = None) -> list[Phoneme] | None:
         """CTC forced alignment (Viterbi) of `tokens` to the frames; None when they cannot fit
         (more phones than frames allow)."""
         ids = [self._ids[t] for t in tokens]
         frames = ctc_align(log_probs, ids, self.blank)
         if frames is None:
             return None
-        return self._spans(list(zip(frames, tokens)), len(log_probs), offset_s)
+        return self._spans(list(zip(frames, tokens)), len(log_probs), offset_s, quiet)
 
-    def _spans(self, emissions: list[tuple[int, str]], frames: int, offset_s: float) -> list[Phoneme]:
+    def _spans(self, emissions: list[tuple[int, str]], frames: int, offset_s: float,
+               quiet: np.ndarray | None) -> list[Phoneme]:
         out: list[Phoneme] = []
         shift = offset_s - self.emission_delay_s
         longest = int(round(MAX_PHONE_S / FRAME_S))
+        # The first quiet frame at or after each frame: a phone stops where the speech does.
+        silent_from = np.full(frames + 1, frames)
+        if quiet is not None and len(quiet):
+            q = np.zeros(frames, bool)
+            q[:min(frames, len(quiet))] = quiet[:frames]
+            for k in range(frames - 1, -1, -1):
+                silent_from[k] = k if q[k] else silent_from[k + 1]
         cursor = 0
         for i, (frame, symbol) in enumerate(emissions):
             following = emissions[i + 1][0] if i + 1 < len(emissions) else frames
             if frame > cursor:
                 _append_pause(out, cursor * FRAME_S + shift, frame * FRAME_S + shift)
-            end = min(following, frame + longest)
+            end = min(following, frame + longest, max(int(silent_from[min(frame + 1, frames)]), frame + 1))
             out.append(Phoneme(symbol, frame * FRAME_S + shift, max(end, frame + 1) * FRAME_S + shift))
             cursor = max(end, frame + 1)
         if frames > cursor:
             _append_pause(out, cursor * FRAME_S + shift, frames * FRAME_S + shift)
         return out
+
+
+def with_known_closures(heard: Sequence[Phoneme], aligned: Sequence[Phoneme]) -> list[Phoneme]:
+    """The phones heard, with the lip closures of a known text put in: each p, b, m of the
+    aligned text replaces what was heard over its span, and a p, b or m heard where the text has
+    none becomes a pause-free neighbour (it was misheard).
+
+    Why not the aligned phones alone: CTC places each phone's emission well but not its extent,
+    and aligned consonants then crowd out the vowels (the mouth opened a third as wide as the
+    speaker's on BEAT2, docs/quality.md "Real speech"); the free decoding keeps fewer, surer phones
+    whose spans follow the audio."""
+    from avbridge.motion.visemes import is_bilabial
+    closures = [p for p in aligned if is_bilabial(p.symbol)]
+    out: list[Phoneme] = []
+    for p in heard:
+        if is_bilabial(p.symbol) and not any(c.start < p.end and p.start < c.end for c in closures):
+            p = Phoneme("ə", p.start, p.end)        # a misheard closure: a neutral vowel, as loud as the audio
+        pieces = [(p.start, p.end)]
+        for c in closures:
+            pieces = [q for a, b in pieces for q in ((a, min(b, c.start)), (max(a, c.end), b)) if q[1] > q[0] + 1e-9]
+        out.extend(Phoneme(p.symbol, a, b, p.stress) for a, b in pieces)
+    out.extend(closures)
+    return sorted(out, key=lambda q: q.start)
+
+
+def quiet_frames(pcm: np.ndarray, below_speech_db: float = 30.0) -> np.ndarray:
+    """(ceil(N / 320),) bool: 20 ms frames more than `below_speech_db` under the audio's loud
+    level (its 95th percentile), or under -60 dBFS."""
+    x = np.asarray(pcm, np.float64)
+    n = int(np.ceil(len(x) / 320))
+    padded = np.zeros(n * 320)
+    padded[:len(x)] = x
+    rms = np.sqrt((padded.reshape(n, 320) ** 2).mean(axis=1)) + 1e-9
+    loud = np.percentile(rms, 95) if n else 1.0
+    return (20 * np.log10(rms / loud) < -below_speech_db) | (rms < 32.768)
 
 
 def _append_pause(out: list[Phoneme], start: float, end: float) -> None:
