@@ -52,7 +52,7 @@ class HeardSpeechStream:
         self._pending.append(pcm)
         self._pending_samples += len(pcm)
         if self.text is not None:
-            return Track.empty(self.inner.fps, self.inner._frames_out)
+            return Track.empty(self.inner.fps, self.inner.frames_out)
         tracks = []
         while self._pending_samples / self.sample_rate >= self.block_s + self.lookahead_s:
             tracks.append(self._animate(int(round(self.block_s * self.sample_rate))))
@@ -65,7 +65,7 @@ class HeardSpeechStream:
     # -------------------------------------------------------------------------------------------
     def _flush_heard(self) -> Track:
         if not self._pending_samples:
-            return Track.empty(self.inner.fps, self.inner._frames_out)
+            return Track.empty(self.inner.fps, self.inner.frames_out)
         if self.text is not None:
             phonemes = self._aligned_line()
             if phonemes is not None:
@@ -107,5 +107,5 @@ class HeardSpeechStream:
     def _join(self, tracks: list[Track]) -> Track:
         tracks = [t for t in tracks if len(t)]
         if not tracks:
-            return Track.empty(self.inner.fps, self.inner._frames_out)
+            return Track.empty(self.inner.fps, self.inner.frames_out)
         return tracks[0] if len(tracks) == 1 else Track.concatenate(tracks, tracks[0].fps)

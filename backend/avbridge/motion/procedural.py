@@ -83,6 +83,11 @@ class ProceduralStream:
         self._emotion = emotion_pose(params.emotion, params.emotion_intensity)
         self._beats = SpeechBeats()                   # nods and pauses from the audio (no timeline)
 
+    @property
+    def frames_out(self) -> int:
+        """Frames given out so far (the next track starts here)."""
+        return self._frames_out
+
     def push(self, pcm: np.ndarray, phonemes: Sequence[Phoneme] | None = None) -> Track:
         return self._push(pcm, phonemes, heard=False)
 
