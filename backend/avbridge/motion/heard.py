@@ -21,7 +21,8 @@ import numpy as np
 from avbridge.core.audio import Resampler
 from avbridge.core.phonemes import Phoneme
 from avbridge.core.track import Track
-from avbridge.perception.phone_recogniser import PhoneRecogniser, quiet_frames, with_known_closures
+from avbridge.motion.visemes import is_bilabial
+from avbridge.perception.phone_recogniser import PhoneRecogniser, quiet_frames
 
 DEFAULT_LOOKAHEAD_S = 0.5
 DEFAULT_BLOCK_S = 1.0
@@ -109,3 +110,25 @@ class HeardSpeechStream:
         if not tracks:
             return Track.empty(self.inner.fps, self.inner.frames_out)
         return tracks[0] if len(tracks) == 1 else Track.concatenate(tracks, tracks[0].fps)
+
+
+def with_known_closures(heard: Sequence[Phoneme], aligned: Sequence[Phoneme]) -> list[Phoneme]:
+    """The phones heard, with the lip closures of a known text put in: each p, b, m of the
+    aligned text replaces what was heard over its span, and a p, b or m heard where the text has
+    none becomes a pause-free neighbour (it was misheard).
+
+    Why not the aligned phones alone: CTC places each phone's emission well but not its extent,
+    and aligned consonants then crowd out the vowels (the mouth opened a third as wide as the
+    speaker's on BEAT2, docs/quality.md "Real speech"); the free decoding keeps fewer, surer phones
+    whose spans follow the audio."""
+    closures = [p for p in aligned if is_bilabial(p.symbol)]
+    out: list[Phoneme] = []
+    for p in heard:
+        if is_bilabial(p.symbol) and not any(c.start < p.end and p.start < c.end for c in closures):
+            p = Phoneme("ə", p.start, p.end)        # a misheard closure: a neutral vowel, as loud as the audio
+        pieces = [(p.start, p.end)]
+        for c in closures:
+            pieces = [q for a, b in pieces for q in ((a, min(b, c.start)), (max(a, c.end), b)) if q[1] > q[0] + 1e-9]
+        out.extend(Phoneme(p.symbol, a, b, p.stress) for a, b in pieces)
+    out.extend(closures)
+    return sorted(out, key=lambda q: q.start)

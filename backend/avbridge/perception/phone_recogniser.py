@@ -142,29 +142,6 @@ class PhoneRecogniser:
         return out
 
 
-def with_known_closures(heard: Sequence[Phoneme], aligned: Sequence[Phoneme]) -> list[Phoneme]:
-    """The phones heard, with the lip closures of a known text put in: each p, b, m of the
-    aligned text replaces what was heard over its span, and a p, b or m heard where the text has
-    none becomes a pause-free neighbour (it was misheard).
-
-    Why not the aligned phones alone: CTC places each phone's emission well but not its extent,
-    and aligned consonants then crowd out the vowels (the mouth opened a third as wide as the
-    speaker's on BEAT2, docs/quality.md "Real speech"); the free decoding keeps fewer, surer phones
-    whose spans follow the audio."""
-    from avbridge.motion.visemes import is_bilabial
-    closures = [p for p in aligned if is_bilabial(p.symbol)]
-    out: list[Phoneme] = []
-    for p in heard:
-        if is_bilabial(p.symbol) and not any(c.start < p.end and p.start < c.end for c in closures):
-            p = Phoneme("ə", p.start, p.end)        # a misheard closure: a neutral vowel, as loud as the audio
-        pieces = [(p.start, p.end)]
-        for c in closures:
-            pieces = [q for a, b in pieces for q in ((a, min(b, c.start)), (max(a, c.end), b)) if q[1] > q[0] + 1e-9]
-        out.extend(Phoneme(p.symbol, a, b, p.stress) for a, b in pieces)
-    out.extend(closures)
-    return sorted(out, key=lambda q: q.start)
-
-
 def quiet_frames(pcm: np.ndarray, below_speech_db: float = 30.0) -> np.ndarray:
     """(ceil(N / 320),) bool: 20 ms frames more than `below_speech_db` under the audio's loud
     level (its 95th percentile), or under -60 dBFS."""
