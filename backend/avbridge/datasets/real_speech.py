@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avbridge.core.arkit import INDEX
 from avbridge.core.audio import read_wav_mono, to_analysis_rate
 from avbridge.core.rotation import quaternion_to_yaw_pitch_roll
 from avbridge.motion.metrics import mouth_openness
@@ -67,7 +68,6 @@ def load_live_link(csv_path: str | Path, wav_path: str | Path, name: str | None 
     shapes = take.track.blendshapes
     head = np.degrees(quaternion_to_yaw_pitch_roll(take.track.head[:, :4]))
     moving = head.std(axis=0).max() > 1e-3
-    from avbridge.core.arkit import INDEX
     return _trim(RealTake(name or Path(csv_path).stem, language, _audio(wav_path), take.fps,
                           mouth_openness(shapes), shapes[:, INDEX["jawOpen"]].astype(np.float64),
                           head if moving else None, "arkit"))
@@ -89,7 +89,6 @@ def load_beat2(npz_path: str | Path, wav_path: str | Path, name: str | None = No
 
 
 def load_facegood(folder: str | Path, take: str) -> RealTake:
-    from avbridge.core.arkit import INDEX
     from avbridge.datasets.facegood import load_take
     folder = Path(folder)
     t = load_take(folder / "bs_value" / f"bs_value_{take}.npy", folder / "wav" / f"{take}.wav",

@@ -1,7 +1,8 @@
 """Motion for speech that comes without a timeline (engine audio, `speak_audio`): the phones are
 heard by the recogniser (perception/phone_recogniser.py), and when the line's text is known its
-p, b and m are aligned to the audio and put in; the mouth is then made as on the text path (motion/mouth.py), with every p, b
-and m shut, and the head and brows follow the audio's accents and pauses.
+p, b and m are aligned to the audio and put in; the mouth is then made as on the text path
+(motion/mouth.py), with every p, b and m shut, and the head and brows follow the audio's accents
+and pauses.
 
 Without text the stream looks `lookahead_s` ahead: it animates audio in blocks of `block_s` once
 the lookahead after a block has arrived, hearing each block with `context_s` of audio before it.
@@ -43,7 +44,6 @@ class HeardSpeechStream:
         self._pending: list[np.ndarray] = []    # audio at the stream's rate not yet animated
         self._pending_samples = 0
         self._done_s = 0.0                      # audio time animated so far
-        self.aligned: bool | None = None        # with text: whether the alignment held
 
     def push(self, pcm: np.ndarray, phonemes: Sequence[Phoneme] | None = None) -> Track:
         pcm = np.asarray(pcm, np.int16).reshape(-1)
@@ -85,7 +85,6 @@ class HeardSpeechStream:
         tokens = r.text_tokens(self.text or "")
         log_probs, quiet = r.log_probs(self._heard), quiet_frames(self._heard)
         aligned = r.align(log_probs, tokens, quiet=quiet) if tokens else None
-        self.aligned = aligned is not None
         if aligned is None:
             return None
         return with_known_closures(r.phonemes(log_probs, quiet=quiet), aligned)

@@ -67,8 +67,7 @@ class PhoneRecogniser:
             out = self._log_probs(pcm[lo:start + step + overlap])
             first = (start - lo) // 320
             pieces.append(out[first:first + step // 320])
-        whole = np.concatenate(pieces)[:frames]
-        return whole
+        return np.concatenate(pieces)[:frames]
 
     def _log_probs(self, pcm: np.ndarray) -> np.ndarray:
         x = np.asarray(pcm, np.int16).astype(np.float32) / 32768.0
@@ -122,13 +121,13 @@ class PhoneRecogniser:
         out: list[Phoneme] = []
         shift = offset_s - self.emission_delay_s
         longest = int(round(MAX_PHONE_S / FRAME_S))
-        # The first quiet frame at or after each frame: a phone stops where the speech does.
-        silent_from = np.full(frames + 1, frames)
-        if quiet is not None and len(quiet):
-            q = np.zeros(frames, bool)
+        # The first quiet frame at or after each frame (frames if none): a phone stops where the
+        # speech does.
+        q = np.zeros(frames + 1, bool)
+        if quiet is not None:
             q[:min(frames, len(quiet))] = quiet[:frames]
-            for k in range(frames - 1, -1, -1):
-                silent_from[k] = k if q[k] else silent_from[k + 1]
+        q[frames] = True
+        silent_from = np.minimum.accumulate(np.where(q, np.arange(frames + 1), frames)[::-1])[::-1]
         cursor = 0
         for i, (frame, symbol) in enumerate(emissions):
             following = emissions[i + 1][0] if i + 1 < len(emissions) else frames

@@ -210,7 +210,7 @@ class LiveRunner:
             self.event(session, name, at, **fields)
             self._follow_state(session, live, name, fields)
         if live.input.mode == "telepresence" and len(update.mouth):
-            self._queue_puppet(session, live, update.first_frame, update.mouth, head=update.head)
+            self._queue_puppet(session, live, update.first_frame, update.mouth, voice_head=update.head)
         job = live.input.transcript_job()
         if job is not None:
             self._pool.submit(lambda: self._transcribe(session, job), lane=HEAVY, deadline=session.clock() + (0 if job.final else 1),
@@ -326,7 +326,7 @@ class LiveRunner:
         return live.input.listening.apply(track, t)
 
     def _queue_puppet(self, session: Session, live: LiveState, first_user_frame: int, mouth: np.ndarray,
-                      voice: bool = True, head: np.ndarray | None = None) -> None:
+                      voice: bool = True, voice_head: np.ndarray | None = None) -> None:
         """Telepresence frames for user frames first_user_frame.. : idle base, then the face where the
         camera sees it, else the voice's mouth and head."""
         if live.stream is None:
@@ -341,7 +341,7 @@ class LiveRunner:
         if skip >= n:
             return
         mouth = mouth[max(skip, 0):]
-        voice_head = head[max(skip, 0):] if head is not None and len(head) else None
+        voice_head = voice_head[max(skip, 0):] if voice_head is not None and len(voice_head) else None
         n = len(mouth)
         assert live.base is not None
         base = live.base.next(n)
