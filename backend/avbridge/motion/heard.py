@@ -1,7 +1,8 @@
 """Motion for speech that comes without a timeline (engine audio, `speak_audio`): the phones are
 heard by the recogniser (perception/phone_recogniser.py), and when the line's text is known its
 p, b and m are aligned to the audio and put in; the mouth is then made as on the text path
-(motion/mouth.py), with every p, b and m shut, and the head and brows follow the audio's accents
+(motion/mouth.py) with the shapes of the viseme recogniser (perception/viseme_net.py)
+blended in, with every p, b and m shut, and the head and brows follow the audio's accents
 and pauses.
 
 Without text the stream looks `lookahead_s` ahead: it animates audio in blocks of `block_s` once
@@ -23,11 +24,15 @@ from avbridge.core.audio import Resampler
 from avbridge.core.phonemes import Phoneme
 from avbridge.core.track import Track
 from avbridge.motion.visemes import is_bilabial
+from avbridge.perception import viseme_net
 from avbridge.perception.phone_recogniser import PhoneRecogniser, quiet_frames
 
 DEFAULT_LOOKAHEAD_S = 0.5
 DEFAULT_BLOCK_S = 1.0
 DEFAULT_CONTEXT_S = 1.0
+# The viseme recogniser needs 200 ms before a frame and 52.5 ms after: it hears each block with a
+# little more either side, so that only the line's true ends are heard without context.
+_VISEME_MARGIN_S = (0.3, 0.1)
 
 
 class HeardSpeechStream:
@@ -72,8 +77,10 @@ class HeardSpeechStream:
             if phonemes is not None:
                 pcm = np.concatenate(self._pending)
                 self._pending, self._pending_samples = [], 0
+                start = self._done_s
                 self._done_s += len(pcm) / self.sample_rate
-                return self.inner.push_heard(pcm, phonemes)
+                rows, rows_start = self._visemes(start, self._done_s)
+                return self.inner.push_heard(pcm, phonemes, rows, rows_start)
         tracks = []
         while self._pending_samples:
             tracks.append(self._animate(min(self._pending_samples, int(round(self.block_s * self.sample_rate)))))
@@ -102,7 +109,15 @@ class HeardSpeechStream:
         r = self.recogniser
         heard = r.phonemes(r.log_probs(window), offset_s=lo - start, quiet=quiet_frames(window))
         self._done_s = end
-        return self.inner.push_heard(block, heard)
+        rows, rows_start = self._visemes(start, end)
+        return self.inner.push_heard(block, heard, rows, rows_start)
+
+    def _visemes(self, start: float, end: float) -> tuple[np.ndarray, float]:
+        """The viseme recogniser's posteriors over [start, end) of the line (with its margins), and
+        where their first row lies, in seconds from `start`."""
+        lo = max(0.0, start - _VISEME_MARGIN_S[0])
+        window = self._heard[int(round(lo * 16000)):int(round((end + _VISEME_MARGIN_S[1]) * 16000))]
+        return viseme_net.posteriors(window), lo - start
 
     def _join(self, tracks: list[Track]) -> Track:
         tracks = [t for t in tracks if len(t)]

@@ -38,6 +38,12 @@ SMOOTHING_S = 0.028          # fast enough for 10-15 phonemes a second
 # more (chosen on BEAT2, docs/quality.md "Real speech"), so a phone heard wrongly in a quiet
 # stretch opens little.
 HEARD_GAIN = (0.0, 1.3)
+# The mouth from heard viseme posteriors (perception/viseme_net.py): their blend of poses, opened
+# with loudness (0.3 + 1.0 * sqrt(loudness)); on engine audio it takes this share of the shape
+# from the phones heard (the rest: the recogniser's, which hears fewer phones but spans them
+# better). Chosen on BEAT2 (docs/quality.md "Real speech").
+POSTERIOR_GAIN = (0.3, 1.0)
+POSTERIOR_SHARE = 0.7
 NOISE_GATE = 0.06            # audio-only path: loudness (relative to speech) treated as silence
 _SUBSAMPLES = 4
 _ROUND_AHEAD_S = 0.18
@@ -59,8 +65,16 @@ def speaking_rate_gain(phonemes: Sequence[Phoneme]) -> float:
     return float(np.clip(1.15 - 0.03 * (rate - 8.0), 0.85, 1.15))
 
 
+def posterior_targets(posteriors: np.ndarray, loud: np.ndarray) -> np.ndarray:
+    """(T, 52) mouth targets from (T, 15) viseme posteriors (in VISEMES order) and loudness (T,)."""
+    shape = np.asarray(posteriors, np.float32) @ VISEME_POSES
+    gain = np.clip(POSTERIOR_GAIN[0] + POSTERIOR_GAIN[1] * np.sqrt(np.clip(loud, 0, None)), 0.0, 1.3)
+    return SIL_POSE[None, :] + (shape - SIL_POSE[None, :]) * gain[:, None]
+
+
 def mouth_from_phonemes(phonemes: Sequence[Phoneme], t: np.ndarray, loud: np.ndarray, previous: np.ndarray,
-                        fps: float, articulation: float, heard: bool = False) -> np.ndarray:
+                        fps: float, articulation: float, heard: bool = False,
+                        posteriors: np.ndarray | None = None) -> np.ndarray:
     starts = np.array([p.start for p in phonemes])
     visemes = np.array([VISEME_INDEX[viseme_of(p.symbol)] for p in phonemes])
     visemes = _coarticulate(phonemes, visemes)
@@ -81,6 +95,13 @@ def mouth_from_phonemes(phonemes: Sequence[Phoneme], t: np.ndarray, loud: np.nda
     opening = np.ones(52, np.float32)
     opening[_PRESS] = 0.0
     targets = targets * (1 + (gain[:, None] - 1) * opening[None, :])
+    if posteriors is not None:
+        # Heard phones with the viseme recogniser's posteriors at each frame (T, 15): their
+        # shapes blended before smoothing; the phones' closures are then shut as always.
+        heard_shape = posterior_targets(posteriors, loud) * articulation
+        targets = targets.copy()
+        targets[:, MOUTH_CHANNELS] = ((1 - POSTERIOR_SHARE) * targets[:, MOUTH_CHANNELS]
+                                      + POSTERIOR_SHARE * heard_shape[:, MOUTH_CHANNELS])
     mouth = zero_phase_smooth(targets, previous, SMOOTHING_S * fps)
     close_bilabials(mouth, phonemes, t, fps)
     return mouth

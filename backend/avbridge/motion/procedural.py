@@ -36,6 +36,7 @@ from avbridge.motion.head import PHRASE_PAUSE_S, HeadMotion, SpeechBeats, head_p
 from avbridge.motion.mouth import SIL_POSE, mouth_from_audio, mouth_from_phonemes
 from avbridge.motion.prosody import Emphasis
 from avbridge.motion.visemes import MOUTH_CHANNELS, viseme_of
+from avbridge.perception import viseme_net
 from avbridge.speech.timeline import PAUSE
 
 if TYPE_CHECKING:
@@ -91,13 +92,18 @@ class ProceduralStream:
     def push(self, pcm: np.ndarray, phonemes: Sequence[Phoneme] | None = None) -> Track:
         return self._push(pcm, phonemes, heard=False)
 
-    def push_heard(self, pcm: np.ndarray, phonemes: Sequence[Phoneme]) -> Track:
+    def push_heard(self, pcm: np.ndarray, phonemes: Sequence[Phoneme], posteriors: np.ndarray | None = None,
+                   posteriors_start_s: float = 0.0) -> Track:
         """Like push, with phones heard in the audio (motion/heard.py) rather than given by a
         speech engine: the mouth follows them, the head and brows the audio (heard phones carry
-        no stress to nod on, and their pauses are less sure than the audio's)."""
-        return self._push(pcm, phonemes, heard=True)
+        no stress to nod on, and their pauses are less sure than the audio's). `posteriors`
+        (R, 15), the viseme recogniser's rows every 10 ms from `posteriors_start_s` (seconds
+        from this pcm's first sample), shape the mouth with the phones (motion/mouth.py)."""
+        heard_visemes = None if posteriors is None else (posteriors, posteriors_start_s)
+        return self._push(pcm, phonemes, heard=True, heard_visemes=heard_visemes)
 
-    def _push(self, pcm: np.ndarray, phonemes: Sequence[Phoneme] | None, heard: bool) -> Track:
+    def _push(self, pcm: np.ndarray, phonemes: Sequence[Phoneme] | None, heard: bool,
+              heard_visemes: tuple[np.ndarray, float] | None = None) -> Track:
         pcm = np.asarray(pcm, np.int16).reshape(-1)
         first_sample = self._samples_in
         self._samples_in += len(pcm)
@@ -123,7 +129,12 @@ class ProceduralStream:
         accent = self._emphasis(loud_so_far, f0)
         articulation = float(np.clip(self.params.articulation, 0.2, 2.0))
         if phonemes:
-            mouth = mouth_from_phonemes(phonemes, t_local, loud, self._mouth, self.fps, articulation, heard)
+            at_frames = None
+            if heard_visemes is not None:
+                rows, start_s = heard_visemes
+                at_frames = viseme_net.at_frames(rows, 0, (t_local - start_s) * viseme_net.SAMPLE_RATE, self.fps)
+            mouth = mouth_from_phonemes(phonemes, t_local, loud, self._mouth, self.fps, articulation, heard,
+                                        posteriors=at_frames)
             if heard:
                 self._events_from_audio(t_utt, loud_so_far, accent)
             else:

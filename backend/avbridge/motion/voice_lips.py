@@ -3,17 +3,20 @@
 A person's own avatar has to move its mouth when the camera cannot see it (a VR headset covers
 the face, the face is lost, there is no camera). This follows the voice:
 
-  1. targets from the audio (motion/mouth.py `audio_mouth_targets`): opening from loudness,
-     spreading on sibilants, rounding on low voiced sounds, silence below the noise gate;
-  2. closures: the lips meet where the 1-5 kHz band drops far below the speech around it for at
-     least 30 ms: the hold of a stop and the murmur of a nasal, when the mouth is shut and only the
-     voice bar or the nose sounds. That catches every p, b and m, and also the tongue closures of
-     t, d, k, g, n (which a viewer reads as a quick mumble, not as a miss);
+  1. visemes heard: the streaming viseme recogniser (perception/viseme_net.py, 52.5 ms of audio
+     ahead, inside the delay) gives each frame's posteriors over the 15 mouth classes; the targets
+     are their blend of viseme poses, opened with loudness (motion/mouth.py `posterior_targets`);
+  2. closures: the lips meet where the recogniser is fairly sure of p, b or m (posterior above
+     CLOSURE_POSTERIOR), and where a band dip says so and the recogniser does not rule it out:
+     the 1-5 kHz band drops far below the speech around it for at least 30 ms (the hold of a stop
+     and the murmur of a nasal, when only the voice bar or the nose sounds). The dip alone also
+     shut on every t, d, k, g and n;
   3. zero-phase smoothing over the frames drawn plus the `delay_s` of audio that has arrived after
      them, so the mouth leads nothing and lags nothing.
 
-Phone recognition was measured for this and not used: PocketSphinx's allphone search found 1 of
-5 bilabials in the BEAT excerpt even offline (docs/quality.md), where the band dip finds them all.
+Before the recogniser the targets came from loudness and zero crossings alone (openness r 0.38 /
+0.35 against real speakers, closure F1 0.28 / 0.29; with it 0.56 / 0.46 and 0.40 / 0.39:
+docs/quality.md "Real speech").
 
 Shapes: push(int16 at 16 kHz, any length) -> (first frame index, (T, 52) mouth weights); frame n
 lies at n / fps seconds from the first sample. After S samples, the frames before
@@ -29,19 +32,18 @@ from avbridge.core.arkit import INDEX
 from avbridge.core.audio import ANALYSIS_RATE
 from avbridge.core.signal import MIN_LOUDNESS_REF, REFERENCE_SHARE, loudness, pitch
 from avbridge.motion import frames_covering
-from avbridge.motion.mouth import (
-    SIL_POSE,
-    SMOOTHING_S,
-    audio_mouth_targets,
-    zero_phase_smooth,
-)
-from avbridge.motion.visemes import MOUTH_CHANNELS, VISEME_INDEX, VISEME_POSES
+from avbridge.motion.mouth import SIL_POSE, SMOOTHING_S, posterior_targets, zero_phase_smooth
+from avbridge.motion.visemes import MOUTH_CHANNELS, VISEME_INDEX, VISEME_POSES, VISEMES
+from avbridge.perception import viseme_net
 
 DEFAULT_DELAY_S = 0.08
 CLOSURE_BAND_HZ = (1000.0, 5000.0)
 CLOSURE_RATIO = 0.12         # band level, relative to the speech around it, below which the lips meet
 CLOSURE_MIN_S = 0.03
 CONTEXT_S = 0.15             # how far back (and, within the delay, ahead) "the speech around it" reaches
+# A p/b/m posterior above this shuts the lips; a band dip shuts them where it is above a third of
+# it (chosen on BEAT2 with the neurosync take as a check, docs/quality.md "Real speech").
+CLOSURE_POSTERIOR = 0.3
 _HISTORY_S = 1.0
 _PP_POSE = VISEME_POSES[VISEME_INDEX["PP"]]
 _JAW, _CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
@@ -63,6 +65,11 @@ class VoiceLips:
         self._band_level = 0.0                     # running speech level of the band (rms)
         self._previous = SIL_POSE.copy()
         self.features = (np.zeros(0), np.zeros(0))  # loudness and F0 of the frames last given out
+        self._visemes = viseme_net.StreamingVisemes()
+        if self._visemes.net.classes != VISEMES:
+            raise ValueError(f"the viseme recogniser's classes {self._visemes.net.classes} are not {VISEMES}")
+        self._posteriors = np.zeros((0, len(VISEMES)), np.float32)  # 100 Hz, from _posteriors_first
+        self._posteriors_first = 0
 
     def push(self, pcm: np.ndarray) -> tuple[int, np.ndarray]:
         pcm = np.asarray(pcm, np.int16).reshape(-1)
@@ -71,6 +78,8 @@ class VoiceLips:
         band, self._band_state = sosfilt(self._sos, pcm.astype(np.float64), zi=self._band_state)
         self._audio = np.concatenate([self._audio, pcm])
         self._band = np.concatenate([self._band, band])
+        _, heard = self._visemes.push(pcm)
+        self._posteriors = np.concatenate([self._posteriors, heard])
         self._received += len(pcm)
         ready = max(0, frames_covering(self._received - int(self.delay_s * ANALYSIS_RATE), self.fps, ANALYSIS_RATE))
         first = self._next_frame
@@ -82,6 +91,10 @@ class VoiceLips:
         if drop > 0:
             self._audio, self._band = self._audio[drop:], self._band[drop:]
             self._audio_start += drop
+            stale = self._audio_start // viseme_net.HOP - self._posteriors_first
+            if stale > 0:
+                self._posteriors = self._posteriors[stale:]
+                self._posteriors_first += stale
         return first, mouth
 
     def _draw(self, first: int, ready: int) -> np.ndarray:
@@ -98,8 +111,10 @@ class VoiceLips:
         # What the head (motion/voice_head.py) needs of the frames given out: their loudness and pitch.
         self.features = (loud.copy(), pitch(self._audio, ANALYSIS_RATE, centres[:emitted], loud))
         loud = np.concatenate([loud, ahead])
-        targets = audio_mouth_targets(self._audio, ANALYSIS_RATE, centres, loud, self.fps) * self.articulation
-        closed = self._closures(centres)
+        heard = viseme_net.at_frames(self._posteriors, self._posteriors_first, centres + self._audio_start, self.fps)
+        targets = posterior_targets(heard, loud) * self.articulation
+        bilabial = heard[:, VISEME_INDEX["PP"]]
+        closed = (bilabial > CLOSURE_POSTERIOR) | (self._closures(centres) & (bilabial > CLOSURE_POSTERIOR / 3))
         targets[closed] = _PP_POSE
         mouth = zero_phase_smooth(targets, self._previous, SMOOTHING_S * self.fps)
         # Shut frames stay shut after smoothing (lip contact is what the eye checks).
