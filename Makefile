@@ -6,7 +6,7 @@ PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test test-python test-csharp test-base setup bench bench-flow train-facegood vectors clean
+.PHONY: demo test test-python test-csharp test-base setup bench bench-flow train-facegood train-visemes vectors clean
 
 demo: $(STAMP)
 	$(VENV)/bin/avbridge demo --out demo_out
@@ -35,6 +35,11 @@ bench: $(STAMP)
 train-facegood: $(STAMP)
 	$(VENV)/bin/avbridge train --data facegood:../shared/data/facegood --val 1114_3_16 --out runs/facegood
 	$(PY) tools/eval_flow.py runs/facegood/best.pt --data facegood:../shared/data/facegood --val 1114_3_16
+
+# The streaming viseme recogniser that ships (perception/viseme_net.npz) from a speechocean762
+# checkout at SPEECHOCEAN: about 30 minutes on 2 CPU cores (most of it aligning).
+train-visemes: $(STAMP)
+	$(PY) tools/train_visemes.py --corpus $(SPEECHOCEAN) --out runs/visemes
 
 bench-flow: $(STAMP)
 	$(PY) tools/bench_flow.py $(if $(wildcard runs/facegood/best.pt),--checkpoint runs/facegood/best.pt)
