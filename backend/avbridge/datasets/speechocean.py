@@ -5,7 +5,8 @@ purposes" per its README, Apache-2.0 on its dataset card): 5,245 16 kHz wavs of 
 250 Mandarin-L1 adults and children, `WAVE/SPEAKERnnnn/<utt>.WAV`, transcripts in `train/text` and
 `test/text`, speakers in `*/utt2spk`. It has no phone times: `align` gets them from PocketSphinx
 (perception/phones.py) with the transcript and caches them, since that takes about 30 minutes on
-two cores; utterances whose audio and text do not align (about 7 %: misread or noisy) are left out.
+two cores; utterances whose audio and text do not align (1,276 of 5,000: misread, noisy, or
+words CMUdict lacks) are left out.
 
 `augmented` makes the copies the recogniser also trains on, because the live input is anybody's
 microphone in anybody's room: speed (0.9-1.1, which also moves pitch), level, band limits (a

@@ -39,9 +39,10 @@ SMOOTHING_S = 0.028          # fast enough for 10-15 phonemes a second
 # stretch opens little.
 HEARD_GAIN = (0.0, 1.3)
 # The mouth from heard viseme posteriors (perception/viseme_net.py): their blend of poses, opened
-# with loudness (0.3 + 1.0 * sqrt(loudness)); on engine audio it takes this share of the shape
-# from the phones heard (the rest: the recogniser's, which hears fewer phones but spans them
-# better). Chosen on BEAT2 (docs/quality.md "Real speech").
+# with loudness (0.3 + 1.0 * sqrt(loudness)). On engine audio the mouth takes this share of its
+# shape from the posteriors and the rest from the phones heard (hama hears fewer phones, and
+# spans them less well); the phones' closures are still shut. Chosen on BEAT2 and neurosync
+# (docs/quality.md "Real speech").
 POSTERIOR_GAIN = (0.3, 1.0)
 POSTERIOR_SHARE = 0.7
 NOISE_GATE = 0.06            # audio-only path: loudness (relative to speech) treated as silence

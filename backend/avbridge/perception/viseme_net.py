@@ -1,9 +1,9 @@
 """A small streaming viseme recogniser: which of the 15 mouth classes a voice is making, every
-10 ms, 55 ms behind the microphone, in well under 1 % of a CPU core.
+10 ms, 52.5 ms behind the microphone, in about 1.5 % of a CPU core.
 
-It exists for the live paths (telepresence, listening), where a general phoneme recogniser is too
-slow to run on every 10 ms of a stream (perception/phone_recogniser.py needs about 47 ms of CPU per
-window it hears). It was trained on speechocean762 (read English by 250 speakers, free for
+It exists for the voice-only telepresence lips (motion/voice_lips.py), where a general phoneme
+recogniser is too slow to run on every 10 ms of a stream (perception/phone_recogniser.py needs
+about 47 ms of CPU per window it hears); engine audio also takes its shapes (motion/heard.py). It was trained on speechocean762 (read English by 250 speakers, free for
 commercial use; phones aligned by PocketSphinx, perception/phones.py) with speed, noise, band and
 room augmentation: training/train_visemes.py, docs/quality.md "Real speech".
 
@@ -182,7 +182,7 @@ def at_frames(posteriors: np.ndarray, first_row: int, samples: np.ndarray, fps: 
     first_row.. at 10 ms, `samples` (T,) the frames' centres in 16 kHz samples. Frames past the
     last row keep the last row's (the recogniser has not heard them yet); with no rows, zeros."""
     if len(posteriors) == 0:
-        return np.zeros((len(samples), 15), np.float32)
+        return np.zeros((len(samples), posteriors.shape[1]), np.float32)
     half = max(1, int(round(SAMPLE_RATE / fps / HOP / 2)))
     rows = np.round(np.asarray(samples) / HOP).astype(np.int64) - first_row
     span = np.clip(rows[:, None] + np.arange(-half, half + 1)[None, :], 0, len(posteriors) - 1)

@@ -4,10 +4,10 @@
 them (log-mel, the running mean removed, the first and last frames standing in for the context
 beyond the ends), once clean and `copies` times augmented (datasets/speechocean.py), with the
 viseme under each frame. `train` fits the perceptron with cross-entropy on random frames, scores
-the corpus's test speakers (clean) after each epoch, keeps the best epoch, and writes `last.pt`
-each epoch so a cut-off run resumes. `export` writes the numpy checkpoint the package ships.
+the held-out speakers (clean) after each epoch, keeps the best epoch, and writes `last.pt` each
+epoch so a cut-off run resumes. `export` writes the numpy checkpoint the package ships.
 
-About 30 minutes on two CPU cores from a cold cache: 25 to align, 3 to prepare, 3 to train.
+About 40 minutes on two CPU cores from a cold cache: 27 to align, 4 to prepare, 6 to train.
 """
 
 from __future__ import annotations
