@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from avbridge.core.audio import read_wav, read_wav_mono, write_wav
-from avbridge.core.phonemes import Phoneme
 from avbridge.core.rotation import quaternion_to_yaw_pitch_roll
 from avbridge.core.track import Track
 from avbridge.motion import MotionParams
@@ -18,23 +17,6 @@ from avbridge.motion.visemes import is_bilabial
 from avbridge.perception.phone_recogniser import PhoneRecogniser, ctc_align
 
 DATA = Path(__file__).parent / "data"
-TURN_TEXT_START, TURN_TEXT_END = 1.2, 13.7      # the span beat_scott_turn.txt transcribes
-
-
-@pytest.fixture(scope="module")
-def turn():
-    pcm, rate = read_wav_mono(DATA / "beat_scott_turn.wav")
-    assert rate == 16000
-    return pcm, (DATA / "beat_scott_turn.txt").read_text().strip()
-
-
-@pytest.fixture(scope="module")
-def reference(turn):
-    """PocketSphinx's alignment of the transcript, on the whole take's time axis."""
-    from avbridge.perception.phones import force_align
-    pcm, text = turn
-    a, b = int(TURN_TEXT_START * 16000), int(TURN_TEXT_END * 16000)
-    return [Phoneme(p.symbol, p.start + TURN_TEXT_START, p.end + TURN_TEXT_START) for p in force_align(pcm[a:b], text)]
 
 
 def _bilabial_onsets(phonemes):
@@ -54,23 +36,23 @@ def test_ctc_alignment_follows_the_peaks_and_needs_a_blank_between_repeats():
     assert ctc_align(log_probs[:3], [1, 1], blank=0) == [0, 2]
 
 
-def test_the_recogniser_hears_every_bilabial_of_real_speech_near_its_aligned_time(turn, reference):
-    pcm, _ = turn
+def test_the_recogniser_hears_every_bilabial_of_real_speech_near_its_aligned_time(beat_turn, beat_turn_phones):
+    pcm, _ = beat_turn
     recogniser = PhoneRecogniser()
     heard = recogniser.phonemes(recogniser.log_probs(pcm))
-    want, got = _bilabial_onsets(reference), _bilabial_onsets(heard)
+    want, got = _bilabial_onsets(beat_turn_phones), _bilabial_onsets(heard)
     assert len(want) == 5
     errors = np.array([np.min(np.abs(got - w)) for w in want])
     assert (errors <= 0.08).all(), errors            # measured: 0 to 50 ms after the shift
     assert len(got) <= len(want) + 2                 # and few that are not there
 
 
-def test_a_known_text_is_aligned_to_real_speech_as_closely_as_forced_alignment(turn, reference):
-    pcm, text = turn
+def test_a_known_text_is_aligned_to_real_speech_as_closely_as_forced_alignment(beat_turn, beat_turn_phones):
+    pcm, text = beat_turn
     recogniser = PhoneRecogniser()
     aligned = recogniser.align(recogniser.log_probs(pcm), recogniser.text_tokens(text))
     assert aligned is not None
-    want, got = _bilabial_onsets(reference), _bilabial_onsets(aligned)
+    want, got = _bilabial_onsets(beat_turn_phones), _bilabial_onsets(aligned)
     assert len(got) == len(want)                     # the same words: the same p, b and m
     assert np.abs(got - want).max() <= 0.07, got - want
     # Words that do not fit the audio are not forced onto it.
@@ -83,15 +65,15 @@ def _heard_track(pcm, text=None, piece=1600, fps=30.0, seed=3) -> Track:
     return Track.concatenate([t for t in tracks if len(t)], fps)
 
 
-def test_engine_audio_shuts_the_lips_on_the_bilabials_it_hears(turn, reference):
-    pcm, text = turn
-    without = lip_closure(_heard_track(pcm), reference)
-    with_text = lip_closure(_heard_track(pcm, text), reference)
+def test_engine_audio_shuts_the_lips_on_the_bilabials_it_hears(beat_turn, beat_turn_phones):
+    pcm, text = beat_turn
+    without = lip_closure(_heard_track(pcm), beat_turn_phones)
+    with_text = lip_closure(_heard_track(pcm, text), beat_turn_phones)
     assert without.recall >= 0.8 and with_text.recall == 1.0, (without, with_text)
 
 
-def test_heard_streams_keep_the_frame_contract_however_the_audio_is_cut(turn):
-    pcm, _ = turn
+def test_heard_streams_keep_the_frame_contract_however_the_audio_is_cut(beat_turn):
+    pcm, _ = beat_turn
     pcm = pcm[:5 * 16000 + 123]
     frames = int(np.ceil(len(pcm) / 16000 * 30 - 1e-9))
     for piece in (320, 4000, len(pcm)):
@@ -102,8 +84,8 @@ def test_heard_streams_keep_the_frame_contract_however_the_audio_is_cut(turn):
     assert np.array_equal(a.blendshapes, b.blendshapes) and np.array_equal(a.head, b.head)
 
 
-def test_a_speaking_head_moves_like_a_real_speaker_and_faster_on_the_beats(turn):
-    pcm, _ = turn
+def test_a_speaking_head_moves_like_a_real_speaker_and_faster_on_the_beats(beat_turn):
+    pcm, _ = beat_turn
     track = _heard_track(pcm, fps=60.0)
     stats = head_stats(np.degrees(quaternion_to_yaw_pitch_roll(track.head[:, :4])), 60.0)
     # Real speakers measured (docs/quality.md "Real speech"): std 1.4 to 7.1 deg an axis, speed
@@ -112,11 +94,11 @@ def test_a_speaking_head_moves_like_a_real_speaker_and_faster_on_the_beats(turn)
     assert 6.0 <= stats.speed_p50 <= 22.0 and stats.speed_variation > 0.2, stats
 
 
-def test_the_voice_moves_a_telepresence_head_where_no_camera_sees_the_face(turn):
+def test_the_voice_moves_a_telepresence_head_where_no_camera_sees_the_face(beat_turn):
     from avbridge.live.input import LiveInput
     from avbridge.live.turns import TurnTaking
     from avbridge.motion.listening import ListeningLayer
-    pcm, _ = turn
+    pcm, _ = beat_turn
     live = LiveInput("telepresence", 30.0, TurnTaking(), ListeningLayer(), transcripts=False, seed=2)
     heads = [u.head for u in (live.push_audio(pcm[i:i + 320]) for i in range(0, len(pcm), 320)) if len(u.mouth)]
     angles = np.degrees(quaternion_to_yaw_pitch_roll(np.concatenate(heads)[:, :4]))
@@ -157,15 +139,15 @@ def test_wavs_of_other_sample_formats_are_read(tmp_path):
         assert rate == 16000 and pcm.dtype == np.int16 and np.abs(pcm.astype(int) - ref).max() <= 3
 
 
-def test_speak_audio_with_its_subtitle_closes_the_lips_on_every_bilabial(espeak_server, turn, reference):
+def test_speak_audio_with_its_subtitle_closes_the_lips_on_every_bilabial(espeak_server, beat_turn, beat_turn_phones):
     """The whole path: a recorded line and its text over the socket, in 50 ms pieces."""
     from avbridge.client import Client
-    pcm, text = turn
+    pcm, text = beat_turn
     with Client(espeak_server.endpoint, timeout=30) as client:
         session = client.open(realtime=False, fps=30.0)
         with_text = session.speak_audio(pcm, 16000, chunk_s=0.05, text=text)
         without = session.speak_audio(pcm, 16000, chunk_s=0.05)
     frames = int(np.ceil(len(pcm) / 16000 * 30 - 1e-9))
     assert len(with_text.track) == len(without.track) == frames
-    assert lip_closure(with_text.track, reference).recall == 1.0
-    assert lip_closure(without.track, reference).recall >= 0.8
+    assert lip_closure(with_text.track, beat_turn_phones).recall == 1.0
+    assert lip_closure(without.track, beat_turn_phones).recall >= 0.8

@@ -4,34 +4,23 @@ and the live lips it drives."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from avbridge.core.audio import read_wav_mono
-from avbridge.core.phonemes import Phoneme
+from conftest import BEAT_TURN_TEXT_SPAN_S
 from avbridge.motion.visemes import VISEME_INDEX, lip_gap, viseme_of
 from avbridge.motion.voice_lips import CLOSURE_POSTERIOR, VoiceLips
 from avbridge.perception import viseme_net as vn
 
-DATA = Path(__file__).parent / "data"
-TURN_TEXT_START, TURN_TEXT_END = 1.2, 13.7
 
 
 @pytest.fixture(scope="module")
-def turn():
-    pcm, rate = read_wav_mono(DATA / "beat_scott_turn.wav")
-    assert rate == 16000
-    return pcm
+def turn(beat_turn):
+    return beat_turn[0]
 
 
 @pytest.fixture(scope="module")
-def reference(turn):
-    from avbridge.perception.phones import force_align
-    text = (DATA / "beat_scott_turn.txt").read_text().strip()
-    a, b = int(TURN_TEXT_START * 16000), int(TURN_TEXT_END * 16000)
-    return [Phoneme(p.symbol, p.start + TURN_TEXT_START, p.end + TURN_TEXT_START)
-            for p in force_align(turn[a:b], text)]
+def reference(beat_turn_phones):
+    return beat_turn_phones
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +63,7 @@ def test_its_latency_is_inside_the_live_lips_delay():
 
 def test_it_names_the_viseme_of_most_frames_of_real_speech(heard, reference):
     labels = _reference_visemes(reference, len(heard))
-    spoken = slice(int(TURN_TEXT_START * 100), int(TURN_TEXT_END * 100))
+    spoken = slice(*(int(s * 100) for s in BEAT_TURN_TEXT_SPAN_S))
     guesses = heard.argmax(axis=1)[spoken]
     accuracy = float((guesses == labels[spoken]).mean())
     # Chance (always the commonest class) is about 0.3; the recogniser is trained on other speakers.
@@ -119,3 +108,12 @@ def test_a_missing_or_mismatched_checkpoint_says_so(tmp_path):
     np.savez(tmp_path / "short.npz", **arrays)
     with pytest.raises(ValueError, match="context does not match"):
         vn.VisemeNet(tmp_path / "short.npz")
+
+
+def test_a_checkpoint_with_its_classes_in_another_order_is_refused():
+    from avbridge.motion.visemes import in_viseme_order
+    net = vn.VisemeNet()
+    assert in_viseme_order(net) is net
+    net.classes = tuple(reversed(net.classes))
+    with pytest.raises(ValueError, match="are not"):
+        in_viseme_order(net)

@@ -23,7 +23,7 @@ import numpy as np
 from avbridge.core.audio import Resampler
 from avbridge.core.phonemes import Phoneme
 from avbridge.core.track import Track
-from avbridge.motion.visemes import is_bilabial
+from avbridge.motion.visemes import is_bilabial, viseme_recogniser
 from avbridge.perception import viseme_net
 from avbridge.perception.phone_recogniser import PhoneRecogniser, quiet_frames
 
@@ -117,7 +117,7 @@ class HeardSpeechStream:
         where their first row lies, in seconds from `start`."""
         lo = max(0.0, start - _VISEME_MARGIN_S[0])
         window = self._heard[int(round(lo * 16000)):int(round((end + _VISEME_MARGIN_S[1]) * 16000))]
-        return viseme_net.posteriors(window), lo - start
+        return viseme_net.posteriors(window, viseme_recogniser()), lo - start
 
     def _join(self, tracks: list[Track]) -> Track:
         tracks = [t for t in tracks if len(t)]

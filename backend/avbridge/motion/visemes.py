@@ -9,9 +9,12 @@ teeth on f/v, the tongue between the teeth on th, rounding on o/u/w, spread on e
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from avbridge.core.arkit import INDEX
+from avbridge.perception.viseme_net import VisemeNet, shipped_net
 
 VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U")
 VISEME_INDEX = {v: i for i, v in enumerate(VISEMES)}
@@ -112,3 +115,17 @@ def lip_gap(blendshapes: np.ndarray) -> np.ndarray:
 
 
 LIPS_CLOSED_BELOW = 0.06
+
+
+@lru_cache(maxsize=1)
+def viseme_recogniser() -> VisemeNet:
+    """The shipped viseme recogniser (perception/viseme_net.py), checked to name its outputs in
+    VISEMES order: its posteriors index VISEME_POSES directly, so a checkpoint trained on another
+    class order would move every mouth wrongly without an error."""
+    return in_viseme_order(shipped_net())
+
+
+def in_viseme_order(net: VisemeNet) -> VisemeNet:
+    if net.classes != VISEMES:
+        raise ValueError(f"the viseme recogniser's classes {net.classes} are not {VISEMES}")
+    return net

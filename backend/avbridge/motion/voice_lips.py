@@ -33,7 +33,7 @@ from avbridge.core.audio import ANALYSIS_RATE
 from avbridge.core.signal import MIN_LOUDNESS_REF, REFERENCE_SHARE, loudness, pitch
 from avbridge.motion import frames_covering
 from avbridge.motion.mouth import SIL_POSE, SMOOTHING_S, posterior_targets, zero_phase_smooth
-from avbridge.motion.visemes import MOUTH_CHANNELS, VISEME_INDEX, VISEME_POSES, VISEMES
+from avbridge.motion.visemes import MOUTH_CHANNELS, VISEME_INDEX, VISEME_POSES, VISEMES, viseme_recogniser
 from avbridge.perception import viseme_net
 
 DEFAULT_DELAY_S = 0.08
@@ -65,9 +65,7 @@ class VoiceLips:
         self._band_level = 0.0                     # running speech level of the band (rms)
         self._previous = SIL_POSE.copy()
         self.features = (np.zeros(0), np.zeros(0))  # loudness and F0 of the frames last given out
-        self._visemes = viseme_net.StreamingVisemes()
-        if self._visemes.net.classes != VISEMES:
-            raise ValueError(f"the viseme recogniser's classes {self._visemes.net.classes} are not {VISEMES}")
+        self._visemes = viseme_net.StreamingVisemes(viseme_recogniser())
         self._posteriors = np.zeros((0, len(VISEMES)), np.float32)  # 100 Hz, from _posteriors_first
         self._posteriors_first = 0
 

@@ -127,6 +127,18 @@ class VisemeNet:
         return h - np.log(np.exp(h).sum(axis=1, keepdims=True))
 
 
+def edge_padded(features: np.ndarray, start: bool = True, end: bool = True) -> np.ndarray:
+    """(T, 40) -> the frames with the first repeated CONTEXT_PAST times before them (the past
+    before the audio began) and the last LOOKAHEAD times after (the future after it ended): what
+    the perceptron sees at the edges of a recording, in the stream and in training alike."""
+    pieces = [features]
+    if start:
+        pieces.insert(0, np.repeat(features[:1], CONTEXT_PAST, axis=0))
+    if end:
+        pieces.append(np.repeat(features[-1:], LOOKAHEAD, axis=0))
+    return np.concatenate(pieces)
+
+
 @lru_cache(maxsize=1)
 def shipped_net() -> VisemeNet:
     """The checkpoint in the package, loaded once: the net is read-only, so streams share it."""
@@ -153,7 +165,7 @@ class StreamingVisemes:
             self._audio = self._audio[len(raw) * HOP:]
             normalised, self._mean = running_mean_removed(raw, self._mean)
             if self._first == 0 and len(self._features) == 0:
-                normalised = np.concatenate([np.repeat(normalised[:1], CONTEXT_PAST, axis=0), normalised])
+                normalised = edge_padded(normalised, end=False)
                 self._first = -CONTEXT_PAST
             self._features = np.concatenate([self._features, normalised])
         return self._give(self._first + len(self._features) - LOOKAHEAD)
@@ -161,7 +173,7 @@ class StreamingVisemes:
     def finish(self) -> tuple[int, np.ndarray]:
         """The posteriors of the frames still waiting for their look-ahead, the stream having ended."""
         if len(self._features):
-            self._features = np.concatenate([self._features, np.repeat(self._features[-1:], LOOKAHEAD, axis=0)])
+            self._features = edge_padded(self._features, start=False)
         return self._give(self._first + len(self._features) - LOOKAHEAD)
 
     def _give(self, available: int) -> tuple[int, np.ndarray]:

@@ -35,8 +35,7 @@ def _label(symbol: str) -> int:
 def utterance_features(pcm: np.ndarray, start_mean: np.ndarray) -> np.ndarray:
     """(T + CONTEXT_PAST + LOOKAHEAD, 40): what the stream's perceptron sees of a whole utterance."""
     normalised, _ = vn.running_mean_removed(vn.log_mel(pcm), start_mean)
-    return np.concatenate([np.repeat(normalised[:1], vn.CONTEXT_PAST, axis=0), normalised,
-                           np.repeat(normalised[-1:], vn.LOOKAHEAD, axis=0)])
+    return vn.edge_padded(normalised)
 
 
 def prepare(root: str | Path, cache: str | Path, copies: int = 1, seed: int = 0,
