@@ -81,6 +81,8 @@ def valid_messages() -> list[tuple[str, Message]]:
         ("user_face", Message("user_face", {"session": "a1b2c3", "time": 0.5}, [face], seq=13)),
         ("user_face_lost", Message("user_face", {"session": "a1b2c3", "time": 0.55, "tracked": False}, [face], seq=14)),
         ("set_calibrate", Message("set", {"session": "a1b2c3", "calibrate": 2.0}, seq=15)),
+        ("set_outputs", Message("set", {"session": "a1b2c3", "livelink": ["127.0.0.1:11111"], "livelink_subject": "Guard",
+                                        "vmc": ["127.0.0.1:39539"], "vmc_names": "vrm1", "timecode": "14:03:27:12"}, seq=16)),
         ("event_state", Message("event", {"session": "a1b2c3", "utterance": "idle2", "time": 5.0, "name": "state",
                                           "text": "listening"}, seq=11)),
         ("event_transcript_partial", Message("event", {"session": "a1b2c3", "utterance": "idle2", "time": 6.0,
@@ -136,6 +138,7 @@ def invalid_cases() -> list[tuple[str, list[bytes]]]:
         ("speak_audio_rate_out_of_range_without_bulk", [pack({"v": 1, "type": "speak_audio", "seq": 1, "session": "s1",
                                                               "utterance": "u", "sample_rate": 5, "offset": 0, "final": True})]),
         ("open_fps_0_with_bulk", [pack({"v": 1, "type": "open", "seq": 1, "fps": 0.0}), b"\x00\x00"]),
+        ("set_livelink_is_str", [pack({"v": 1, "type": "set", "seq": 1, "session": "s1", "livelink": "127.0.0.1:11111"})]),
         ("set_gaze_out_of_range", [pack({"v": 1, "type": "set", "seq": 1, "session": "s1", "gaze_yaw": 0.75})]),
     ]
 

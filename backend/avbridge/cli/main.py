@@ -47,6 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--mirror", default="tcp://127.0.0.1:5571", help="XPUB mirror endpoint, or 'off'")
     serve.add_argument("--workers", type=int, default=None, help="generator threads (default: cores - 1)")
     serve.add_argument("--lead", type=float, default=0.5, help="seconds streams run ahead of real time")
+    outputs = serve.add_argument_group("outputs for Unreal and VTuber apps (docs/unreal.md, docs/vtuber.md)")
+    outputs.add_argument("--livelink", action="append", default=[], metavar="HOST:PORT",
+                         help="send every session's frames as Live Link Face packets (Unreal: 127.0.0.1:11111); repeatable")
+    outputs.add_argument("--livelink-subject", default="", metavar="NAME",
+                         help="Live Link subject name (further sessions get NAME-2, NAME-3...; default avbridge-<session>)")
+    outputs.add_argument("--vmc", action="append", default=[], metavar="HOST:PORT",
+                         help="send every session's frames to a VMC receiver (VSeeFace, Warudo: 127.0.0.1:39539); repeatable")
+    outputs.add_argument("--vmc-names", default="vrm0", choices=["vrm0", "vrm1", "arkit"],
+                         help="VMC blendshape names: VRM 0.x presets, VRM 1.0 expressions, or ARKit (perfect sync)")
+    outputs.add_argument("--allow-remote-outputs", action="store_true",
+                         help="allow Live Link and VMC targets on other machines (unencrypted UDP)")
+    outputs.add_argument("--output-delay", type=float, default=0.0, metavar="SECONDS",
+                         help="send Live Link and VMC frames this late, to match the audio output's latency")
+    outputs.add_argument("--takes", metavar="DIR", help="write each line as DIR/<session>/<utterance>/speech.wav + "
+                                                        "track.csv, timecoded like the Live Link packets")
     _server_args(serve)
     _logging_args(serve)
 
@@ -198,10 +213,18 @@ def _run(args) -> int:
     if args.command == "serve":
         from avbridge.server.transport import Server
         config = ServerConfig(endpoint=args.bind, mirror_endpoint=None if args.mirror == "off" else args.mirror,
-                              voice=args.voice, fps=args.fps, lead_s=args.lead, motion=args.motion)
+                              voice=args.voice, fps=args.fps, lead_s=args.lead, motion=args.motion,
+                              livelink=args.livelink, livelink_subject=args.livelink_subject, vmc=args.vmc,
+                              vmc_names=args.vmc_names, allow_remote_outputs=args.allow_remote_outputs,
+                              output_delay_s=args.output_delay, takes_dir=args.takes)
         if args.workers:
             config.workers = args.workers
-        server = Server(config)
+        from avbridge.server.outputs import OutputError
+        try:
+            server = Server(config)
+        except OutputError as e:
+            print(f"avbridge serve: {e}", file=sys.stderr)
+            return 2
         server.service.engine(config.voice)   # load the voice before the first client waits on it
         server.serve_forever(handle_signals=True)
         return 0

@@ -63,6 +63,21 @@ class ServerConfig:
     this long, once per send: with Python's default of 5 ms a due send waited that long, and with
     0.5 ms 20 sessions beside engine audio being animated saw a batch jitter p99 of 10 to 12 ms
     against 4 to 8 ms at 0.1 ms (docs/benchmarks.md, fair scheduling)."""
+    livelink: list[str] = field(default_factory=list)
+    """host:port targets every session's frames go to as Live Link Face packets (server/outputs.py)."""
+    livelink_subject: str = ""
+    """The Live Link subject of the sessions (default avbridge-<session id>); `set` changes it per session."""
+    vmc: list[str] = field(default_factory=list)
+    """host:port VMC receivers (VSeeFace, Warudo...) every session's frames go to."""
+    vmc_names: str = "vrm0"
+    """The VMC blendshape names: vrm0, vrm1 or arkit (perfect sync)."""
+    allow_remote_outputs: bool = False
+    """Live Link and VMC targets off this machine are refused unless this is set."""
+    takes_dir: str | None = None
+    """Where each session's lines are written as timecoded take files (speech.wav + track.csv)."""
+    output_delay_s: float = 0.0
+    """Live Link and VMC frames leave this long after their time: the latency of the audio output
+    they have to match (a local device, or the engine's own playback)."""
     speech_cache_entries: int = 256
     min_fps: float = 1.0
     max_fps: float = 240.0

@@ -19,7 +19,8 @@ from avbridge.protocol.schema import LIVE_MODES
 from avbridge.server.config import ServerConfig
 
 PARAM_FIELDS = ("emotion", "intensity", "expressiveness", "articulation", "blink_rate", "gaze_yaw", "gaze_pitch")
-SET_FIELDS = (*PARAM_FIELDS, "thinking", "calibrate")
+OUTPUT_FIELDS = ("livelink", "livelink_subject", "vmc", "vmc_names", "timecode")
+SET_FIELDS = (*PARAM_FIELDS, "thinking", "calibrate", *OUTPUT_FIELDS)
 
 
 @dataclass

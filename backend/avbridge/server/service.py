@@ -31,6 +31,7 @@ from avbridge.protocol.schema import CLIENT, VERSION
 from avbridge.server import requests
 from avbridge.server.clients import ClientState, ConnectionTracker
 from avbridge.server.config import ServerConfig
+from avbridge.server.outputs import outputs_from_config
 from avbridge.server.pacer import Pacer, Publish, Send, overflow_messages
 from avbridge.server.producers import (
     AudioUtterance,
@@ -96,6 +97,7 @@ class Service:
                             wake=wake, emotion_of=self._emotion_of)
         from avbridge.server.live import LiveRunner
         self.live = LiveRunner(self.pool, wake, config.playout_delay_s)
+        self.outputs = outputs_from_config(config, clock)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def engine(self, name: str) -> SpeechEngine:
@@ -129,6 +131,7 @@ class Service:
                 session.lock.notify_all()
         if hasattr(self.pool, "shutdown"):
             self.pool.shutdown()
+        self.outputs.stop()
 
     # -- connections (from the transport) -----------------------------------------------------
     def connected(self, fd: int) -> None:
@@ -205,6 +208,7 @@ class Service:
             self.live.open(session, o.live, o.barge_in, o.barge_in_ms, o.transcripts)
         self.sessions[session.id] = session
         client.sessions.add(session.id)
+        self.outputs.open(session.id, session.created, o.fps, session.now())
         log.info("session opened client=%s session=%s fps=%g voice=%s realtime=%s", client.identity.hex(),
                  session.id, o.fps, o.voice, session.realtime)
         return [Message("opened", {"re": m.seq, "session": session.id, "fps": o.fps,
@@ -310,6 +314,7 @@ class Service:
         if "calibrate" in m.fields and session.live is None:
             raise ProtocolError("bad_field", "set: calibrate needs a live session (open with live)")
         self._need_auto_emotion(m)
+        self.outputs.configure(session.id, session.created, session.fps, session.now(), m)
         requests.apply_params(session.params, m, "set")
         if "thinking" in m.fields:
             session.params.thinking = m["thinking"]
@@ -432,6 +437,7 @@ class Service:
             session.lock.notify_all()
         self.scheduler.drop(session.id)
         self.sessions.pop(session.id, None)
+        self.outputs.close(session.id)
         client = self.clients.get(session.owner)
         if client is not None:
             client.sessions.discard(session.id)
@@ -470,6 +476,7 @@ class Service:
         """Send every due stream message; return seconds until the next one is due (or 0.05).
         `reply` sends a message outside the streams (an error for a client over its byte budget)."""
         now = self.clock()
+        publish = self.outputs.observing(publish)
         self._resume_parked()
         if now - self._idle_fed_at >= _IDLE_FEED_EVERY_S:
             self._idle_fed_at = now

@@ -34,10 +34,12 @@ def timecode(seconds: float) -> str:
     fraction = max(0.0, sixtieths - whole)
     ff = whole % 60
     total_s = whole // 60
-    return f"{total_s // 3600:02d}:{total_s // 60 % 60:02d}:{total_s % 60:02d}:{ff:02d}.{int(fraction * 1000):03d}"
+    return f"{total_s // 3600 % 24:02d}:{total_s // 60 % 60:02d}:{total_s % 60:02d}:{ff:02d}.{int(fraction * 1000):03d}"
 
 
-def write_csv(path: Path, track: Track) -> None:
+def write_csv(path: Path, track: Track, stage_start_s: float = 0.0) -> None:
+    """`stage_start_s`: the stage time (seconds of the day, adapters/timecode.py) of the track's
+    frame 0; by default timecodes count from the start of the utterance."""
     header = ["Timecode", "BlendShapeCount", *(upper_camel(n) for n in LIVE_LINK_FACE_ORDER),
               *LIVE_LINK_FACE_EXTRA_COLUMNS]
     euler = track.head_euler()
@@ -48,7 +50,7 @@ def write_csv(path: Path, track: Track) -> None:
             shapes = track.blendshapes[n, _LLF_COLUMN_INDEX]
             left_yaw, left_pitch, right_yaw, right_pitch = track.gaze[n]
             extra = [*euler[n], left_yaw, left_pitch, 0.0, right_yaw, right_pitch, 0.0]
-            writer.writerow([timecode((track.start_frame + n) / track.fps), 61,
+            writer.writerow([timecode(stage_start_s + (track.start_frame + n) / track.fps), 61,
                              *(f"{v:.6f}" for v in shapes), *(f"{v:.6f}" for v in extra)])
 
 
