@@ -22,7 +22,9 @@ from avbridge.core.rotation import yaw_pitch_roll_to_quaternion
 from avbridge.motion.visemes import VISEME_INDEX, VISEME_POSES
 from avbridge.server.config import ServerConfig
 from avbridge.server.outputs import OutputError, outputs_from_config
+from avbridge.core.audio import read_wav_mono
 from avbridge.takes.livelink_csv import parse_timecode
+from avbridge.takes.write import bwf_time_reference
 from conftest import make_server
 
 DATA = Path(__file__).parent / "data"
@@ -232,6 +234,10 @@ def test_a_session_streams_its_line_to_live_link_on_stage_timecode_and_its_take_
     assert len(rows) == len(packets)
     stage = np.array([parse_timecode(r[0]) for r in rows])
     assert np.allclose(stage, (frames + np.array([p.sub_frame for p in packets])) / 60.0, atol=0.002)
+    # The speech is a Broadcast Wave placed at the same time: its first sample at the first frame.
+    pcm, rate = read_wav_mono(takes[0].parent / "speech.wav")
+    assert len(pcm) == len(result.pcm) and rate == result.sample_rate
+    assert bwf_time_reference(takes[0].parent / "speech.wav") / rate == pytest.approx(stage[0], abs=0.002)
 
 
 def test_an_interrupt_stops_the_live_link_frames_where_the_stream_stops():

@@ -3,9 +3,10 @@ stage timecode, and its lines recorded as timecoded take files.
 
 The outputs see exactly what the session's client and the mirror see: every stream message, as it
 leaves (Service.flush hands them here). Those leave up to `lead` seconds early (or at once, on an
-unpaced session), and UDP receivers have no buffer, so one sender thread holds each frame until its
-own time on the session clock (+ `delay_s`, the latency of wherever the audio plays) and sends it
-then. An `end` cuts its utterance: frames past its `frames` count are never sent, so an interrupt
+unpaced session), and UDP receivers have no buffer, so each frame is held until its own time on
+the session clock (+ `delay_s`, the latency of wherever the audio plays) and sent then: a thread
+here encodes the frames as they come, and a process of its own (server/udp_pacer.py) sends each at
+its time, away from the interpreter lock the server's workers hold. An `end` cuts its utterance: frames past its `frames` count are never sent, so an interrupt
 stops the face in Unreal where it stops in the engine.
 
 Targets are `host:port`. A host that does not resolve, a port outside 1..65535, or a host off this
@@ -13,24 +14,25 @@ machine without `allow_remote` (UDP goes wherever it is told, unencrypted) is re
 sentence saying so (`OutputError`; the service answers it as `bad_field`). Whether anything
 listens at a UDP target cannot be known from here: nothing answers a datagram.
 
-Take files (with `takes_dir`): for each line of a session, DIR/<session>/<utterance>/speech.wav and
-track.csv (Live Link Face layout, takes/write.py) whose timecodes are the stage times of the frames,
-the same numbers the packets carry.
+Take files (with `takes_dir`): for each line of a session, DIR/<session>/<utterance>/speech.wav (a
+Broadcast Wave whose time reference is the stage time of its first sample) and track.csv (Live
+Link Face layout, takes/write.py) whose timecodes are the stage times of the frames: the same
+clock the packets carry.
 """
 
 from __future__ import annotations
 
 import collections
-import heapq
 import ipaddress
 import itertools
 import logging
+import os
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -41,11 +43,10 @@ from avbridge.protocol import Message, ProtocolError, decode
 
 log = logging.getLogger("avbridge.outputs")
 
-LATE_LIMIT_S = 0.25
-"""A frame whose time passed longer ago than this is dropped, not sent late: a receiver shows
-frames as they come, so a burst of old ones would play as a fast-forward."""
 DEVICE_ID = "avbridge"
 _CUTS_KEPT = 256
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])     # the folder holding avbridge/, for the sender
+
 
 
 class OutputError(ValueError):
@@ -104,6 +105,16 @@ class _Line:
     sample_rate: int = 0
 
 
+@dataclass
+class _Pending:
+    """A frame to encode, and when it is due (monotonic seconds)."""
+    due: float
+    out: "_SessionOutputs"
+    utterance: str
+    index: int
+    row: np.ndarray
+
+
 class _SessionOutputs:
     def __init__(self, session_id: str, created: float, fps: float, config: OutputConfig, now: float) -> None:
         self.id = session_id
@@ -113,8 +124,6 @@ class _SessionOutputs:
         self.clock = StageClock.from_wall_clock(now)
         self.lines: dict[str, _Line] = {}
         self.cuts: collections.OrderedDict[str, int] = collections.OrderedDict()   # ended utterances: their frame counts
-        self.sent = 0
-        self.dropped_late = 0
 
 
 def outputs_from_config(config, clock: Callable[[], float]) -> Outputs:
@@ -136,13 +145,17 @@ class Outputs:
         self.takes_dir = Path(takes_dir) if takes_dir else None
         self.defaults = defaults or OutputConfig()
         self.sessions: dict[str, _SessionOutputs] = {}
-        self._queue: list[tuple[float, int, str, str, int, np.ndarray]] = []
-        self._order = itertools.count()
+        self._unencoded: collections.deque[_Pending] = collections.deque()   # frames to encode, in order
+        self._commands: collections.deque[tuple] = collections.deque()       # cuts and drops, after them
         self._lock = threading.Condition()
-        self._sockets: dict[int, socket.socket] = {}
         self._thread: threading.Thread | None = None
+        self._process: Any = None               # the sender (server/udp_pacer.py), once anything sends
         self._stopping = False
-        self.send_errors = 0
+        self._stats_ready = threading.Event()
+        self._ready = threading.Event()
+        self._last_stats: tuple = (0, 0, 0, 0)
+        if self.defaults.sends:        # every session will send: start the sender before the first one
+            self._start()
 
     # -- sessions (from the service, on the I/O thread) ----------------------------------------
     def open(self, session_id: str, created: float, fps: float, now: float) -> None:
@@ -193,7 +206,9 @@ class Outputs:
 
     def close(self, session_id: str) -> None:
         with self._lock:
-            self.sessions.pop(session_id, None)
+            if self.sessions.pop(session_id, None) is not None and self._thread is not None:
+                self._commands.append(("drop", session_id))
+                self._lock.notify()
 
     # -- stream messages (from the service, as they leave) ---------------------------------------
     def observing(self, publish: Callable[[str, list[bytes]], None]) -> Callable[[str, list[bytes]], None]:
@@ -231,7 +246,7 @@ class Outputs:
                 with self._lock:
                     for i, row in enumerate(rows):
                         due = out.created + m["time"] + i / line.fps + out.config.delay_s
-                        heapq.heappush(self._queue, (due, next(self._order), session_id, utterance, m["first"] + i, row))
+                        self._unencoded.append(_Pending(due, out, utterance, m["first"] + i, row))
                     self._lock.notify()
         elif m.type == "audio" and self.takes_dir is not None and not line.idle:
             line.audio.append(np.frombuffer(m.bulk[0], "<i2").copy())
@@ -240,28 +255,37 @@ class Outputs:
                 out.cuts[utterance] = m["frames"]
                 while len(out.cuts) > _CUTS_KEPT:
                     out.cuts.popitem(last=False)
+                if self._thread is not None:
+                    self._commands.append(("cut", (session_id, utterance), m["frames"]))
+                    self._lock.notify()
             if self.takes_dir is not None and not line.idle and m["frames"]:
                 self._write_take(out, utterance, line, m["frames"])
             out.lines.pop(utterance, None)
 
     def _write_take(self, out: _SessionOutputs, utterance: str, line: _Line, frames: int) -> None:
-        from avbridge.core.audio import write_wav
-        from avbridge.takes.write import write_csv
+        from avbridge.takes.write import write_csv, write_timecoded_wav
         assert self.takes_dir is not None
         folder = self.takes_dir / out.id / utterance
         folder.mkdir(parents=True, exist_ok=True)
         rows = np.concatenate(line.frames)[:frames] if line.frames else np.zeros((0, 63), np.float32)
         track = Track(line.fps, rows[:, :52].copy(), rows[:, 52:59].copy(), rows[:, 59:63].copy())
-        write_csv(folder / "track.csv", track, stage_start_s=out.clock.stage_seconds(line.start))
+        stage_start = out.clock.stage_seconds(line.start)
+        write_csv(folder / "track.csv", track, stage_start_s=stage_start)
         if line.audio:
-            write_wav(folder / "speech.wav", np.concatenate(line.audio), line.sample_rate)
+            write_timecoded_wav(folder / "speech.wav", np.concatenate(line.audio), line.sample_rate, stage_start,
+                                f"avbridge session {out.id} {utterance}")
         log.info("take written session=%s utterance=%s frames=%d folder=%s", out.id, utterance, len(track), folder)
 
-    # -- the sender thread ---------------------------------------------------------------------
+    # -- the encoder thread and the sender process -------------------------------------------------
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None:
                 return
+            import subprocess
+            import sys
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
+            self._process = subprocess.Popen([sys.executable, "-m", "avbridge.server.udp_pacer"],
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
             self._thread = threading.Thread(target=self._run, name="avbridge-outputs", daemon=True)
             self._thread.start()
 
@@ -271,30 +295,74 @@ class Outputs:
             self._lock.notify()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
-        for s in self._sockets.values():
-            s.close()
+        if self._process is not None:
+            try:
+                self._process.wait(timeout=2.0)
+            except Exception:
+                self._process.kill()
+            for pipe in (self._process.stdin, self._process.stdout):
+                pipe.close()
+
+    def ready(self, timeout: float) -> bool:
+        """Whether the sender process is running (it starts with the first output: about a second,
+        during which frames that fall due are late, and dropped past LATE_LIMIT_S)."""
+        return self._ready.wait(timeout)
+
+    def stats(self) -> tuple[int, ...]:
+        """(datagrams sent, frames dropped for lateness, send errors, frames that reached the sender
+        already late) so far: the last says the server made or encoded them late, not the sender."""
+        with self._lock:
+            self._commands.append(("stats",))
+            self._lock.notify()
+            self._stats_ready.clear()
+        self._stats_ready.wait(timeout=2.0)
+        return self._last_stats
 
     def _run(self) -> None:
+        """Encode queued frames (oldest first) and hand them, with cuts and closed sessions, to the
+        sender process in the order they came."""
+        from avbridge.server.udp_pacer import read_message, write_message
+        started = time.monotonic()
+        if read_message(self._process.stdout) != ("ready",):
+            raise RuntimeError("the UDP sender process did not start")
+        log.info("outputs sender ready seconds=%.2f", time.monotonic() - started)
+        self._ready.set()
         while True:
             with self._lock:
-                while not self._stopping and (not self._queue or self._queue[0][0] > self.clock()):
-                    wait = self._queue[0][0] - self.clock() if self._queue else None
-                    self._lock.wait(timeout=wait)
+                while not (self._stopping or self._unencoded or self._commands):
+                    self._lock.wait()
                 if self._stopping:
+                    write_message(self._process.stdin, ("stop",))
                     return
-                due, _, session_id, utterance, index, row = heapq.heappop(self._queue)
-                out = self.sessions.get(session_id)
-                cut = out.cuts.get(utterance) if out else None
-            if out is None or (cut is not None and index >= cut):
-                continue
-            if self.clock() - due > LATE_LIMIT_S:
-                out.dropped_late += 1
-                continue
-            self._send(out, due - out.created - out.config.delay_s, row)
+                items = list(self._unencoded)
+                self._unencoded.clear()
+                commands = list(self._commands)
+                self._commands.clear()
+            batch = []
+            for item in items:
+                key = (item.out.id, item.utterance)
+                cut = item.out.cuts.get(item.utterance)
+                if self.sessions.get(item.out.id) is item.out and (cut is None or item.index < cut):
+                    datagrams = [(t.family, t.address, data) for t, data in self._datagrams(item)]
+                    batch.append((item.due, key, item.index, datagrams))
+            try:
+                if batch:
+                    write_message(self._process.stdin, ("frames", batch))
+                for command in commands:
+                    write_message(self._process.stdin, command)
+                    if command[0] == "stats":
+                        answer = read_message(self._process.stdout)
+                        self._last_stats = tuple(answer[1:]) if isinstance(answer, tuple) else (0, 0, 0, 0)
+                        self._stats_ready.set()
+            except (BrokenPipeError, OSError):
+                log.error("the UDP sender process has gone; Live Link and VMC output stops")
+                return
 
-    def _send(self, out: _SessionOutputs, session_time: float, row: np.ndarray) -> None:
+    def _datagrams(self, item: _Pending) -> list[tuple[Target, bytes]]:
+        out, row = item.out, item.row
         c = out.config
-        datagrams = []
+        session_time = item.due - out.created - c.delay_s
+        datagrams: list[tuple[Target, bytes]] = []
         if c.livelink:
             frame, sub = out.clock.frame_time(session_time, out.fps)
             values = livelink.frame_values(row[None, :52], row[None, 52:59], row[None, 59:63])[0]
@@ -304,17 +372,4 @@ class Outputs:
         if c.vmc:
             bundle = vmc.frame_bundle(row, session_time, c.vmc_names)
             datagrams += [(t, bundle) for t in c.vmc]
-        for target, data in datagrams:
-            try:
-                self._socket(target.family).sendto(data, target.address)
-                out.sent += 1
-            except OSError as e:         # a receiver that is not there yet: keep sending the others
-                self.send_errors += 1
-                if self.send_errors in (1, 100, 10_000):
-                    log.warning("output send failed target=%s error=%s count=%d", target, e, self.send_errors)
-
-    def _socket(self, family: int) -> socket.socket:
-        s = self._sockets.get(family)
-        if s is None:
-            s = self._sockets[family] = socket.socket(family, socket.SOCK_DGRAM)
-        return s
+        return datagrams

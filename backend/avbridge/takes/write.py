@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import struct
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,42 @@ def write_csv(path: Path, track: Track, stage_start_s: float = 0.0) -> None:
             extra = [*euler[n], left_yaw, left_pitch, 0.0, right_yaw, right_pitch, 0.0]
             writer.writerow([timecode(stage_start_s + (track.start_frame + n) / track.fps), 61,
                              *(f"{v:.6f}" for v in shapes), *(f"{v:.6f}" for v in extra)])
+
+
+def write_timecoded_wav(path: Path, pcm: np.ndarray, sample_rate: int, stage_start_s: float,
+                        description: str = "") -> None:
+    """A Broadcast Wave file (EBU Tech 3285, version 1): the PCM with a `bext` chunk whose
+    TimeReference is the stage time of its first sample, in samples since midnight. DAWs, editors
+    and Unreal's Sequencer place such a file on the timeline at its timecode, beside the
+    track.csv and the Live Link packets that carry the same clock (adapters/timecode.py).
+
+    Written by hand (struct): the chunk is fixed-size fields, and the wave module cannot add one."""
+    data = np.asarray(pcm, "<i2").tobytes()
+    reference = int(round(stage_start_s * sample_rate))
+    bext = b"".join([
+        description.encode("ascii", "replace")[:256].ljust(256, b"\0"),   # Description
+        b"avbridge".ljust(32, b"\0"),                                      # Originator
+        b"".ljust(32, b"\0"),                                              # OriginatorReference
+        time.strftime("%Y-%m-%d").encode(), time.strftime("%H:%M:%S").encode(),  # OriginationDate, Time
+        struct.pack("<IIH", reference & 0xFFFFFFFF, reference >> 32, 1),  # TimeReference low, high; Version 1
+        bytes(64 + 190)])                                                 # UMID, Reserved
+    fmt = struct.pack("<HHIIHH", 1, 1, int(sample_rate), int(sample_rate) * 2, 2, 16)
+    chunks = b"".join(name + struct.pack("<I", len(body)) + body + b"\0" * (len(body) % 2)
+                      for name, body in ((b"bext", bext), (b"fmt ", fmt), (b"data", data)))
+    Path(path).write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks)
+
+
+def bwf_time_reference(path: Path) -> int:
+    """The bext TimeReference (samples since midnight) of a Broadcast Wave file; 0 without one."""
+    raw = Path(path).read_bytes()
+    at = 12
+    while at + 8 <= len(raw):
+        name, size = raw[at:at + 4], struct.unpack("<I", raw[at + 4:at + 8])[0]
+        if name == b"bext":
+            low, high = struct.unpack("<II", raw[at + 8 + 338:at + 8 + 346])
+            return low | high << 32
+        at += 8 + size + size % 2
+    return 0
 
 
 def write_events(path: Path, events: list[dict], start: float = 0.0) -> None:
