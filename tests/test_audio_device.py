@@ -86,3 +86,72 @@ def test_voice_from_a_real_device_drives_activity_and_lips(pulse):
     assert starts, "speech in the recording reached the voice activity detector"
     gap = lip_gap(np.concatenate(mouth))
     assert np.median(gap[int((starts[0].time + 0.5) * 60):int((starts[0].time + 2.5) * 60)]) > 0.1
+
+
+def test_speech_plays_on_the_device_in_step_with_the_live_link_frames(pulse):
+    """The server plays a line on the (null) sink while it sends its frames to Live Link."""
+    sounddevice = pytest.importorskip("sounddevice")
+    sounddevice._terminate()
+    sounddevice._initialize()
+    import socket
+    import threading
+
+    from avbridge.adapters import livelink
+    from avbridge.client import Client
+    from avbridge.core.arkit import LIVE_LINK_FACE_ORDER
+    from avbridge.perception.audio import DeviceSource
+    from conftest import make_server
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(0.2)
+    packets: list[tuple[float, float]] = []          # (arrival, jawOpen)
+    heard: list[tuple[float, float]] = []            # (arrival of a 20 ms block, its RMS)
+    stop = threading.Event()
+    jaw = list(LIVE_LINK_FACE_ORDER).index("jawOpen")
+
+    def receive() -> None:
+        while not stop.is_set():
+            try:
+                data = rx.recv(4096)
+            except socket.timeout:
+                continue
+            packets.append((time.monotonic(), float(livelink.decode(data).values[jaw])))
+
+    source = DeviceSource("pulse")
+
+    def listen() -> None:
+        while not stop.is_set():
+            block = source.read()
+            if block is not None and len(block):
+                heard.append((time.monotonic(), float(np.sqrt(np.mean(block.astype(np.float64) ** 2)))))
+
+    threads = [threading.Thread(target=receive, daemon=True), threading.Thread(target=listen, daemon=True)]
+    for t in threads:
+        t.start()
+    server = make_server(voice="espeak", play_audio="pulse", livelink=[f"127.0.0.1:{rx.getsockname()[1]}"])
+    try:
+        assert server.service.outputs.ready(10.0)
+        assert server.service.outputs.audio_device, "the sender opened no audio device"
+        with Client(server.endpoint, timeout=20) as c:
+            s = c.open(idle=False)
+            time.sleep(0.5)
+            s.say("Mary made a big batch of bread, and brought it home at noon.")
+            time.sleep(1.0)
+        sent, _, _, _, late_audio_s, _ = server.service.outputs.stats()
+    finally:
+        server.stop()
+        stop.set()
+        for t in threads:
+            t.join(timeout=2)
+        source.close()
+        rx.close()
+    assert sent > 60
+    loud = [t for t, rms in heard if rms > 300]
+    moving = [t for t, j in packets if j > 0.1]
+    assert loud and moving, "the sink heard the line and the packets opened the mouth"
+    # Only that it plays: a null sink pulls the stream at its own pace (PortAudio's callbacks come
+    # at half the sample rate through ALSA's pulse plugin here), so the timing is not a device's.
+    # The timing is checked on the mixer with exact times (test_outputs.py).
+    print(f"audio heard {(loud[0] - moving[0]) * 1000:.0f} ms after the first open mouth; "
+          f"{late_audio_s:.2f} s of audio came after its time")

@@ -283,3 +283,29 @@ def test_bad_targets_are_refused_with_a_sentence_and_the_session_keeps_serving()
         outputs_from_config(ServerConfig(livelink=["10.20.30.40:11111"]), time.monotonic)
     remote = outputs_from_config(ServerConfig(livelink=["10.20.30.40:11111"], allow_remote_outputs=True), time.monotonic)
     assert str(remote.defaults.livelink[0]) == "10.20.30.40:11111"
+
+
+def test_the_device_mixer_plays_each_sample_at_its_time_cuts_and_mixes():
+    from avbridge.server.device_audio import Mixer
+    mixer = Mixer(48000)
+    tone = np.full(2205, 16384, np.int16)                     # 0.1 s at 22,050 Hz
+    mixer.add(10.05, 22050, tone, ("s1", "u1"), 0)
+    out = np.zeros(4800, np.float32)                           # 10.00 .. 10.10 s
+    mixer.fill(out, 10.0)
+    assert np.all(out[:2400] == 0) and np.allclose(out[2401:4800], 0.5)    # starts at 10.05 exactly
+    mixer.fill(out, 10.1)
+    assert np.allclose(out[:2398], 0.5) and np.all(out[2402:] == 0)       # and lasts 0.1 s
+    # Two sessions add; a cut stops one at its sample count.
+    mixer.add(20.0, 48000, np.full(4800, 8192, np.int16), ("s1", "u2"), 0)
+    mixer.add(20.0, 48000, np.full(4800, 8192, np.int16), ("s2", "u1"), 0)
+    mixer.cut(("s1", "u2"), 2400, 48000)
+    mixer.fill(out, 20.0)
+    assert np.allclose(out[:2400], 0.5) and np.allclose(out[2400:], 0.25)
+    # A chunk that comes after its time loses only its late part, and says so.
+    mixer.add(30.0, 48000, np.full(4800, 8192, np.int16), ("s1", "u3"), 0)
+    mixer.fill(out, 30.05)
+    assert np.allclose(out[:2400], 0.25) and np.all(out[2401:] == 0) and mixer.late_samples == 2400
+    mixer.add(40.0, 48000, np.full(480, 8192, np.int16), ("s3", "u1"), 0)
+    mixer.drop("s3")
+    mixer.fill(out, 40.0)
+    assert np.all(out == 0)

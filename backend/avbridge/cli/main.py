@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="allow Live Link and VMC targets on other machines (unencrypted UDP)")
     outputs.add_argument("--output-delay", type=float, default=0.0, metavar="SECONDS",
                          help="send Live Link and VMC frames this late, to match the audio output's latency")
+    outputs.add_argument("--play-audio", nargs="?", const="default", metavar="DEVICE",
+                         help="play the speech on this machine's output device (default: the system's), "
+                              "in sync with the Live Link and VMC frames (needs the audio extra)")
     outputs.add_argument("--takes", metavar="DIR", help="write each line as DIR/<session>/<utterance>/speech.wav + "
                                                         "track.csv, timecoded like the Live Link packets")
     _server_args(serve)
@@ -216,7 +219,7 @@ def _run(args) -> int:
                               voice=args.voice, fps=args.fps, lead_s=args.lead, motion=args.motion,
                               livelink=args.livelink, livelink_subject=args.livelink_subject, vmc=args.vmc,
                               vmc_names=args.vmc_names, allow_remote_outputs=args.allow_remote_outputs,
-                              output_delay_s=args.output_delay, takes_dir=args.takes)
+                              output_delay_s=args.output_delay, takes_dir=args.takes, play_audio=args.play_audio)
         if args.workers:
             config.workers = args.workers
         from avbridge.server.outputs import OutputError

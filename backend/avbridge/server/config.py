@@ -78,6 +78,9 @@ class ServerConfig:
     output_delay_s: float = 0.0
     """Live Link and VMC frames leave this long after their time: the latency of the audio output
     they have to match (a local device, or the engine's own playback)."""
+    play_audio: str | None = None
+    """Play every session's speech on this local output device ("default": the system's), each
+    sample heard at its time, so that Live Link and VMC frames sent then are in sync with it."""
     speech_cache_entries: int = 256
     min_fps: float = 1.0
     max_fps: float = 240.0

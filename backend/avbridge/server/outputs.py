@@ -134,16 +134,19 @@ def outputs_from_config(config, clock: Callable[[], float]) -> Outputs:
     defaults = OutputConfig([parse_target(t, config.allow_remote_outputs, "livelink") for t in config.livelink],
                             config.livelink_subject, [parse_target(t, config.allow_remote_outputs, "vmc") for t in config.vmc],
                             config.vmc_names, config.output_delay_s)
-    return Outputs(clock, config.allow_remote_outputs, config.takes_dir, defaults)
+    return Outputs(clock, config.allow_remote_outputs, config.takes_dir, defaults, config.play_audio)
 
 
 class Outputs:
     def __init__(self, clock: Callable[[], float] = time.monotonic, allow_remote: bool = False,
-                 takes_dir: str | Path | None = None, defaults: OutputConfig | None = None) -> None:
+                 takes_dir: str | Path | None = None, defaults: OutputConfig | None = None,
+                 play_audio: str | None = None) -> None:
         self.clock = clock
         self.allow_remote = allow_remote
         self.takes_dir = Path(takes_dir) if takes_dir else None
         self.defaults = defaults or OutputConfig()
+        self.play_audio = play_audio          # a local output device ("default" for the system's), or None
+        self.audio_device: tuple | None = None  # (name, rate, latency s) once it plays
         self.sessions: dict[str, _SessionOutputs] = {}
         self._unencoded: collections.deque[_Pending] = collections.deque()   # frames to encode, in order
         self._commands: collections.deque[tuple] = collections.deque()       # cuts and drops, after them
@@ -153,13 +156,13 @@ class Outputs:
         self._stopping = False
         self._stats_ready = threading.Event()
         self._ready = threading.Event()
-        self._last_stats: tuple = (0, 0, 0, 0)
-        if self.defaults.sends:        # every session will send: start the sender before the first one
+        self._last_stats: tuple = (0, 0, 0, 0, 0.0, 0)
+        if self.defaults.sends or play_audio:   # every session will send: start the sender before the first one
             self._start()
 
     # -- sessions (from the service, on the I/O thread) ----------------------------------------
     def open(self, session_id: str, created: float, fps: float, now: float) -> None:
-        if not (self.defaults.sends or self.takes_dir):
+        if not (self.defaults.sends or self.takes_dir or self.play_audio):
             return
         d = self.defaults
         with self._lock:
@@ -248,15 +251,21 @@ class Outputs:
                         due = out.created + m["time"] + i / line.fps + out.config.delay_s
                         self._unencoded.append(_Pending(due, out, utterance, m["first"] + i, row))
                     self._lock.notify()
-        elif m.type == "audio" and self.takes_dir is not None and not line.idle:
-            line.audio.append(np.frombuffer(m.bulk[0], "<i2").copy())
+        elif m.type == "audio" and not line.idle:
+            if self.takes_dir is not None:
+                line.audio.append(np.frombuffer(m.bulk[0], "<i2").copy())
+            if self.play_audio:
+                due = out.created + m["time"] + out.config.delay_s
+                with self._lock:
+                    self._commands.append(("audio", due, line.sample_rate, bytes(m.bulk[0]), (session_id, utterance), m["offset"]))
+                    self._lock.notify()
         elif m.type == "end":
             with self._lock:
                 out.cuts[utterance] = m["frames"]
                 while len(out.cuts) > _CUTS_KEPT:
                     out.cuts.popitem(last=False)
                 if self._thread is not None:
-                    self._commands.append(("cut", (session_id, utterance), m["frames"]))
+                    self._commands.append(("cut", (session_id, utterance), m["frames"], m["samples"], line.sample_rate or 1))
                     self._lock.notify()
             if self.takes_dir is not None and not line.idle and m["frames"]:
                 self._write_take(out, utterance, line, m["frames"])
@@ -310,7 +319,8 @@ class Outputs:
 
     def stats(self) -> tuple[int, ...]:
         """(datagrams sent, frames dropped for lateness, send errors, frames that reached the sender
-        already late) so far: the last says the server made or encoded them late, not the sender."""
+        already late, seconds of audio that came too late to play, audio device underruns) so far.
+        The fourth says the server made or encoded frames late, not the sender."""
         with self._lock:
             self._commands.append(("stats",))
             self._lock.notify()
@@ -326,6 +336,14 @@ class Outputs:
         if read_message(self._process.stdout) != ("ready",):
             raise RuntimeError("the UDP sender process did not start")
         log.info("outputs sender ready seconds=%.2f", time.monotonic() - started)
+        if self.play_audio:
+            write_message(self._process.stdin, ("audio_open", None if self.play_audio == "default" else self.play_audio))
+            answer = read_message(self._process.stdout)
+            if isinstance(answer, tuple) and answer[0] == "audio":
+                self.audio_device = tuple(answer[1:])
+                log.info("playing audio device=%s rate=%s latency_s=%.3f", *answer[1:])
+            else:
+                log.error("no audio playback: %s", answer[1] if isinstance(answer, tuple) else answer)
         self._ready.set()
         while True:
             with self._lock:
@@ -352,7 +370,7 @@ class Outputs:
                     write_message(self._process.stdin, command)
                     if command[0] == "stats":
                         answer = read_message(self._process.stdout)
-                        self._last_stats = tuple(answer[1:]) if isinstance(answer, tuple) else (0, 0, 0, 0)
+                        self._last_stats = tuple(answer[1:]) if isinstance(answer, tuple) else (0, 0, 0, 0, 0.0, 0)
                         self._stats_ready.set()
             except (BrokenPipeError, OSError):
                 log.error("the UDP sender process has gone; Live Link and VMC output stops")

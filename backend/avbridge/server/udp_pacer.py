@@ -10,15 +10,21 @@ machine, so due times cross the pipe unchanged.
 Started as `python -m avbridge.server.udp_pacer` with pipes on stdin and stdout, not through
 multiprocessing: a spawned multiprocessing child re-imports the parent's main module, which fails
 in any script that embeds the server without an `if __name__ == "__main__"` guard. Standard
-library only, so it starts in a fraction of a second.
+library only (numpy and sounddevice only once audio is played), so it starts in a fraction of a
+second.
 
 Messages are length-prefixed pickles (uint32 big-endian length), from the server only. It says
 ("ready",) once started; commands (tuples):
     ("frames", [(due, key, index, [(family, address, bytes), ...]), ...])   queue them
-    ("cut", key, frames)     drop frames of `key` (session, utterance) at index >= frames
+    ("cut", key, frames, samples, rate)   drop frames of `key` (session, utterance) at index >= frames,
+                             and its audio from sample `samples` (at `rate`) on
     ("drop", session)        drop everything of a closed session
+    ("audio_open", device)   play audio on a local output device (server/device_audio.py); answers
+                             ("audio", device name, rate, latency s) or ("audio_error", sentence)
+    ("audio", start, rate, pcm bytes, key, offset)   int16 samples to be heard from `start` on
     ("stats",)               answer ("stats", datagrams sent, frames dropped late, send errors,
-                             frames that came already more than 1 ms past due)
+                             frames that came already more than 1 ms past due, seconds of audio
+                             that came too late to play, device underruns)
     ("stop",)                exit (as does the end of stdin: the server has gone)
 """
 
@@ -73,6 +79,7 @@ def run(incoming: BinaryIO, outgoing: BinaryIO) -> None:
     cuts: dict = {}
     dropped: set = set()
     sockets: dict[int, socket.socket] = {}
+    player = None
     sent = late = errors = arrived_late = 0
     while True:
         now = time.monotonic()
@@ -107,17 +114,39 @@ def run(incoming: BinaryIO, outgoing: BinaryIO) -> None:
                 arrived_late += due < arrived - 0.001
         elif kind == "cut":
             cuts[command[1]] = command[2]
+            if player is not None:
+                player.cut(command[1], command[3], command[4])
             if len(cuts) > 4096:
                 for stale in list(cuts)[:2048]:
                     del cuts[stale]
         elif kind == "drop":
             dropped.add(command[1])
+            if player is not None:
+                player.drop(command[1])
+        elif kind == "audio" and player is not None:
+            _, start, rate, data, key, offset = command
+            player.add(start, rate, _int16(data), key, offset)
+        elif kind == "audio_open":
+            try:
+                from avbridge.server.device_audio import DevicePlayer
+                player = DevicePlayer(command[1])
+                write_message(outgoing, ("audio", player.name, player.rate, player.latency_s))
+            except Exception as e:       # no device, no PortAudio, no sounddevice: say which
+                write_message(outgoing, ("audio_error", f"{type(e).__name__}: {e}"))
         elif kind == "stats":
-            write_message(outgoing, ("stats", sent, late, errors, arrived_late))
+            audio = (player.late_samples / player.rate, player.underruns) if player is not None else (0.0, 0)
+            write_message(outgoing, ("stats", sent, late, errors, arrived_late, *audio))
         elif kind == "stop":
             for s in sockets.values():
                 s.close()
+            if player is not None:
+                player.close()
             return
+
+
+def _int16(data: bytes):
+    import numpy as np
+    return np.frombuffer(data, "<i2")
 
 
 if __name__ == "__main__":
