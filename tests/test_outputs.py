@@ -259,7 +259,9 @@ def test_an_interrupt_stops_the_live_link_frames_where_the_stream_stops():
     assert len(ends) == 1 and ends[0]["status"] == "interrupted"
     sent = [m for m in stream if m.type == "frames" and m["utterance"] == utterance]
     assert sum(m["count"] for m in sent) > ends[0]["frames"]        # the lead had gone out past the cut
-    assert 0 < len(packets) == ends[0]["frames"]                      # Live Link stopped at the cut
+    # Live Link stopped at the cut. The frame at the cut itself is due the moment the interrupt is
+    # handled, so it can leave before the cut reaches the sender: one frame, never more.
+    assert 0 < ends[0]["frames"] <= len(packets) <= ends[0]["frames"] + 1
 
 
 def test_bad_targets_are_refused_with_a_sentence_and_the_session_keeps_serving():

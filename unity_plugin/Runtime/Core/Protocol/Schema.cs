@@ -79,8 +79,7 @@ namespace Avbridge.Core.Protocol
                 new string[] { "utterance", "str" }));
             Add(new MessageType("set", "client", 0, "",
                 new string[] { "session", "str" },
-                new string[] { "emotion", "str", "intensity", "float", "expressiveness", "float", "articulation", "float", "blink_rate", "float", "gaze_yaw", "float", "gaze_pitch", "float", "thinking", "bool", "calibrate", "float",
-                                "livelink", "strs", "livelink_subject", "str", "vmc", "strs", "vmc_names", "str", "timecode", "str" })
+                new string[] { "emotion", "str", "intensity", "float", "expressiveness", "float", "articulation", "float", "blink_rate", "float", "gaze_yaw", "float", "gaze_pitch", "float", "thinking", "bool", "calibrate", "float", "livelink", "strs", "livelink_subject", "str", "vmc", "strs", "vmc_names", "str", "timecode", "str" })
                 .Range("intensity", 0, 1)
                 .Range("expressiveness", 0, 2)
                 .Range("articulation", 0.2, 2)
