@@ -199,6 +199,7 @@ def _receiver() -> socket.socket:
 
 
 def _drain(rx: socket.socket) -> list[livelink.LiveLinkPacket]:
+    """Every packet until none comes for the receiver's timeout (for streams that end)."""
     out = []
     try:
         while True:
@@ -311,3 +312,22 @@ def test_the_device_mixer_plays_each_sample_at_its_time_cuts_and_mixes():
     mixer.drop("s3")
     mixer.fill(out, 40.0)
     assert np.all(out == 0)
+
+
+def test_outputs_set_on_an_idle_session_start_with_the_stream_already_running():
+    rx = _receiver()
+    server = make_server(voice="espeak")
+    try:
+        with Client(server.endpoint, timeout=20) as c:
+            s = c.open()                                  # idle motion streams from the start
+            time.sleep(0.3)
+            s.set(livelink=[f"127.0.0.1:{rx.getsockname()[1]}"], livelink_subject="Idler")
+            # What left for the client before the set (up to the 0.5 s lead) is not sent again.
+            packets, deadline = [], time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                packets.append(livelink.decode(rx.recvfrom(4096)[0]))
+    finally:
+        server.stop()
+        rx.close()
+    assert len(packets) > 45 and {p.subject for p in packets} == {"Idler"}
+    assert np.all(np.diff([p.frame_number for p in packets]) == 1)

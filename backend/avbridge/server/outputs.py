@@ -239,6 +239,10 @@ class Outputs:
                                          sample_rate=m["sample_rate"])
             return
         line = out.lines.get(utterance)
+        if line is None and m.type == "frames" and utterance not in out.cuts:
+            # A stream that began before this session's outputs were set (its idle stream, most
+            # often): its frames go out from here on; it is not recorded, having no beginning.
+            line = out.lines[utterance] = _Line(out.fps, True, start=m["time"] - m["first"] / out.fps)
         if line is None:
             return
         if m.type == "frames":
