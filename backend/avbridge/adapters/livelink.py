@@ -51,7 +51,7 @@ class LiveLinkPacket:
     values: np.ndarray           # (61,) float32, in the packet's order
 
     def encode(self) -> bytes:
-        device, subject = _name(self.device_id, "device id"), _name(self.subject, "subject name")
+        device, subject = name_bytes(self.device_id, "device id"), name_bytes(self.subject, "subject name")
         values = np.asarray(self.values, ">f4").reshape(-1)
         if len(values) != VALUE_COUNT:
             raise PacketError(f"a packet carries {VALUE_COUNT} values, not {len(values)}")
@@ -62,7 +62,8 @@ class LiveLinkPacket:
             values.tobytes()])
 
 
-def _name(text: str, what: str) -> bytes:
+def name_bytes(text: str, what: str) -> bytes:
+    """A device id or subject name as the packet carries it; PacketError if it cannot be one."""
     raw = text.encode("utf-8")
     if not raw or len(raw) > _MAX_NAME_BYTES:
         raise PacketError(f"the {what} must be 1 to {_MAX_NAME_BYTES} bytes of UTF-8, not {len(raw)}")
@@ -103,11 +104,12 @@ def decode(data: bytes) -> LiveLinkPacket:
 
 def frame_values(blendshapes: np.ndarray, head: np.ndarray, gaze: np.ndarray) -> np.ndarray:
     """(T, 52) ARKit weights, (T, 7) head pose, (T, 4) gaze (our frame layout, SPEC 8.3) -> (T, 61)
-    the packet's values. Head yaw/pitch/roll are the Y-X-Z angles of the head quaternion, as the
-    CSV takes write them (takes/write.py); eyes: yaw and pitch of each, roll 0."""
-    b = np.asarray(blendshapes, np.float32).reshape(-1, 52)
+    float64: the values of a packet and of a Live Link Face CSV row (takes/write.py). Head
+    yaw/pitch/roll are the Y-X-Z angles of the head quaternion, in radians; eyes: yaw and pitch of
+    each, roll 0."""
+    b = np.asarray(blendshapes).reshape(-1, 52)
     angles = quaternion_to_yaw_pitch_roll(np.asarray(head, np.float64).reshape(-1, 7)[:, :4])
-    g = np.asarray(gaze, np.float32).reshape(-1, 4)
-    zero = np.zeros(len(b), np.float32)
+    g = np.asarray(gaze).reshape(-1, 4)
+    zero = np.zeros(len(b))
     eyes = np.column_stack([g[:, 0], g[:, 1], zero, g[:, 2], g[:, 3], zero])
-    return np.column_stack([b[:, _ORDER], angles, eyes]).astype(np.float32)
+    return np.column_stack([b[:, _ORDER], angles, eyes]).astype(np.float64)

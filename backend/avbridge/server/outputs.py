@@ -40,13 +40,13 @@ from avbridge.adapters import livelink, vmc
 from avbridge.adapters.timecode import StageClock, TimecodeError
 from avbridge.core.track import Track
 from avbridge.protocol import Message, ProtocolError, decode
+from avbridge.server.requests import OUTPUT_FIELDS
 
 log = logging.getLogger("avbridge.outputs")
 
 DEVICE_ID = "avbridge"
 _CUTS_KEPT = 256
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])     # the folder holding avbridge/, for the sender
-
 
 
 class OutputError(ValueError):
@@ -80,6 +80,12 @@ def parse_target(text: str, allow_remote: bool, what: str) -> Target:
     return Target(host, port, address, family)
 
 
+def _checked_names(names: str, what: str) -> str:
+    if names not in vmc.NAME_SETS:
+        raise OutputError(f"{what} {names!r} is not one of {', '.join(vmc.NAME_SETS)}")
+    return names
+
+
 @dataclass
 class OutputConfig:
     """What a session sends where. `subject` names its Live Link subject (one per avatar)."""
@@ -96,7 +102,7 @@ class OutputConfig:
 
 @dataclass
 class _Line:
-    """An utterance as the outputs know it: its fps, where its frames stop, and (recording) its media."""
+    """An utterance as the outputs know it: its fps and start, and (recording) its media."""
     fps: float
     idle: bool
     start: float = 0.0
@@ -129,8 +135,7 @@ class _SessionOutputs:
 def outputs_from_config(config, clock: Callable[[], float]) -> Outputs:
     """The server's outputs from its ServerConfig; a bad default target raises OutputError (the
     command line prints it and stops)."""
-    if config.vmc_names not in vmc.NAME_SETS:
-        raise OutputError(f"vmc names {config.vmc_names!r} is not one of {', '.join(vmc.NAME_SETS)}")
+    _checked_names(config.vmc_names, "vmc names")
     defaults = OutputConfig([parse_target(t, config.allow_remote_outputs, "livelink") for t in config.livelink],
                             config.livelink_subject, [parse_target(t, config.allow_remote_outputs, "vmc") for t in config.vmc],
                             config.vmc_names, config.output_delay_s)
@@ -178,7 +183,7 @@ class Outputs:
     def configure(self, session_id: str, created: float, fps: float, session_now: float, m: Message) -> None:
         """Apply a `set`'s output fields (livelink, livelink_subject, vmc, vmc_names, timecode);
         a bad one raises ProtocolError (bad_field) and changes nothing."""
-        fields = {k: m.fields[k] for k in ("livelink", "livelink_subject", "vmc", "vmc_names", "timecode") if k in m.fields}
+        fields = {k: m.fields[k] for k in OUTPUT_FIELDS if k in m.fields}
         if not fields:
             return
         current = self.sessions.get(session_id)
@@ -187,11 +192,9 @@ class Outputs:
             livelink_targets = ([parse_target(t, self.allow_remote, "livelink") for t in fields["livelink"]]
                                 if "livelink" in fields else base.livelink)
             vmc_targets = [parse_target(t, self.allow_remote, "vmc") for t in fields["vmc"]] if "vmc" in fields else base.vmc
-            names = fields.get("vmc_names", base.vmc_names)
-            if names not in vmc.NAME_SETS:
-                raise OutputError(f"vmc_names {names!r} is not one of {', '.join(vmc.NAME_SETS)}")
+            names = _checked_names(fields.get("vmc_names", base.vmc_names), "vmc_names")
             subject = fields.get("livelink_subject", base.subject)
-            livelink.LiveLinkPacket(DEVICE_ID, subject, 0, 0.0, (1, 1), np.zeros(livelink.VALUE_COUNT)).encode()
+            livelink.name_bytes(subject, "livelink_subject")
             stage = StageClock(0.0)
             if "timecode" in fields:
                 stage.set(fields["timecode"], fps, session_now)
@@ -281,7 +284,7 @@ class Outputs:
         folder = self.takes_dir / out.id / utterance
         folder.mkdir(parents=True, exist_ok=True)
         rows = np.concatenate(line.frames)[:frames] if line.frames else np.zeros((0, 63), np.float32)
-        track = Track(line.fps, rows[:, :52].copy(), rows[:, 52:59].copy(), rows[:, 59:63].copy())
+        track = Track.from_packed(line.fps, rows)
         stage_start = out.clock.stage_seconds(line.start)
         write_csv(folder / "track.csv", track, stage_start_s=stage_start)
         if line.audio:
@@ -317,8 +320,9 @@ class Outputs:
                 pipe.close()
 
     def ready(self, timeout: float) -> bool:
-        """Whether the sender process is running (it starts with the first output: about a second,
-        during which frames that fall due are late, and dropped past LATE_LIMIT_S)."""
+        """Whether the sender process is running. It starts with the first output, in 0.03 to 0.07 s
+        (docs/benchmarks.md "Outputs"); frames that fall due before are late, and dropped past
+        udp_pacer.LATE_LIMIT_S."""
         return self._ready.wait(timeout)
 
     def stats(self) -> tuple[int, ...]:

@@ -17,16 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from avbridge.core.arkit import (
-    ARKIT_BLENDSHAPES,
-    LIVE_LINK_FACE_EXTRA_COLUMNS,
-    LIVE_LINK_FACE_ORDER,
-    upper_camel,
-)
+from avbridge.adapters.livelink import frame_values
+from avbridge.core.arkit import LIVE_LINK_FACE_EXTRA_COLUMNS, LIVE_LINK_FACE_ORDER, upper_camel
 from avbridge.core.audio import write_wav
 from avbridge.core.track import Track
 
-_LLF_COLUMN_INDEX = [ARKIT_BLENDSHAPES.index(name) for name in LIVE_LINK_FACE_ORDER]
 
 
 def timecode(seconds: float) -> str:
@@ -44,16 +39,13 @@ def write_csv(path: Path, track: Track, stage_start_s: float = 0.0) -> None:
     frame 0; by default timecodes count from the start of the utterance."""
     header = ["Timecode", "BlendShapeCount", *(upper_camel(n) for n in LIVE_LINK_FACE_ORDER),
               *LIVE_LINK_FACE_EXTRA_COLUMNS]
-    euler = track.head_euler()
+    values = frame_values(track.blendshapes, track.head, track.gaze)     # the packet's 61, in its order
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for n in range(len(track)):
-            shapes = track.blendshapes[n, _LLF_COLUMN_INDEX]
-            left_yaw, left_pitch, right_yaw, right_pitch = track.gaze[n]
-            extra = [*euler[n], left_yaw, left_pitch, 0.0, right_yaw, right_pitch, 0.0]
             writer.writerow([timecode(stage_start_s + (track.start_frame + n) / track.fps), 61,
-                             *(f"{v:.6f}" for v in shapes), *(f"{v:.6f}" for v in extra)])
+                             *(f"{v:.6f}" for v in values[n])])
 
 
 def write_timecoded_wav(path: Path, pcm: np.ndarray, sample_rate: int, stage_start_s: float,
