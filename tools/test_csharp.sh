@@ -14,11 +14,22 @@ $MCS -target:library -out:$OUT/Avbridge.Core.dll -recurse:'unity_plugin/Runtime/
 $MCS -target:library -out:$OUT/UnityStub.dll -recurse:'tests/unity_stub/*.cs'
 $MCS -target:library -out:$OUT/Avbridge.Unity.dll -r:$OUT/Avbridge.Core.dll -r:$OUT/UnityStub.dll \
     -recurse:'unity_plugin/Runtime/Unity/*.cs'
+# The platform branches (microphone permission on Android and iOS) compile too.
+for platform in UNITY_ANDROID UNITY_IOS; do
+    $MCS -target:library -define:$platform -out:$OUT/Avbridge.Unity.$platform.dll -r:$OUT/Avbridge.Core.dll -r:$OUT/UnityStub.dll \
+        -recurse:'unity_plugin/Runtime/Unity/*.cs'
+done
+# The VRM driver with UniVRM 0.x and 1.0 both present (its asmdef's versionDefines), against UniVRM's API shape.
+$MCS -target:library -define:'AVBRIDGE_UNIVRM0;AVBRIDGE_VRM10' -out:$OUT/Avbridge.Vrm.dll -r:$OUT/Avbridge.Core.dll \
+    -r:$OUT/Avbridge.Unity.dll -r:$OUT/UnityStub.dll -recurse:'unity_plugin/Runtime/Vrm/*.cs'
 $MCS -target:library -out:$OUT/Avbridge.Editor.dll -r:$OUT/Avbridge.Core.dll -r:$OUT/Avbridge.Unity.dll \
     -r:$OUT/UnityStub.dll -recurse:'unity_plugin/Editor/*.cs'
-$MCS -target:library -out:$OUT/Avbridge.Samples.dll -r:$OUT/Avbridge.Unity.dll -r:$OUT/UnityStub.dll \
+$MCS -target:library -out:$OUT/Avbridge.Samples.dll -r:$OUT/Avbridge.Core.dll -r:$OUT/Avbridge.Unity.dll -r:$OUT/UnityStub.dll \
     -recurse:'unity_plugin/Samples~/*.cs'
-echo "compiled: Avbridge.Core, Avbridge.Unity, Avbridge.Editor and the samples (against tests/unity_stub)"
+# ...and with the Input System package instead of the legacy Input Manager.
+$MCS -target:library -define:'ENABLE_INPUT_SYSTEM;AVBRIDGE_INPUT_SYSTEM' -out:$OUT/Avbridge.Samples.InputSystem.dll -r:$OUT/Avbridge.Core.dll \
+    -r:$OUT/Avbridge.Unity.dll -r:$OUT/UnityStub.dll -recurse:'unity_plugin/Samples~/*.cs'
+echo "compiled: Avbridge.Core, Avbridge.Unity (+ Android, iOS), Avbridge.Vrm, Avbridge.Editor and the samples (against tests/unity_stub)"
 $MCS -target:library -out:$OUT/Avbridge.Tests.dll -r:$OUT/Avbridge.Core.dll -r:"$NUNIT_DIR/nunit.framework.dll" \
     -recurse:'unity_plugin/Tests/Editor/*.cs'
 cp "$NUNIT_DIR/nunit.framework.dll" "$OUT/"

@@ -14,6 +14,7 @@ namespace UnityEditor
         public UnityEngine.Object target;
         public virtual void OnInspectorGUI() { }
         public bool DrawDefaultInspector() { return true; }
+        public void Repaint() { }
     }
     public static class EditorGUILayout { public static void HelpBox(string message, MessageType type) { } }
 }

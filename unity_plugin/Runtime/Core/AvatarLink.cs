@@ -7,9 +7,11 @@
 //   // main thread:   link.Stream.SampleFrame(frame, dt); link.Poll(events)
 //
 // The socket's thread decodes every message: stream data goes straight into the jitter buffer
-// (so audio keeps flowing while the main thread is busy); replies, errors and connection changes
-// are queued for Poll on the main thread. After a reconnect (say, the server restarted) the link
-// says hello and opens a new session by itself and reports it.
+// (so audio keeps flowing while the main thread is busy), `audio` and `frames` without garbage
+// (StreamHeader, FramePool); replies, errors and connection changes are queued for Poll on the
+// main thread. After a reconnect (a server restart, a headset waking up) the link says hello, opens
+// a new session, syncs the new session's clock and sets again what was set (emotion, gaze,
+// parameters, outputs), then reports Reconnected.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -28,7 +30,11 @@ namespace Avbridge.Core
         public bool Realtime = true;
         public int ConnectTimeoutMs = 5000;
         public int RequestTimeoutMs = 5000;
+        /// <summary>Pings sent after connecting, for a clock estimate from the fastest round trip.</summary>
+        public int SyncPings = 4;
         public ZmtpOptions Zmtp = new ZmtpOptions();
+        /// <summary>Time constant of the face's ease to neutral with no link.</summary>
+        public double EaseSeconds = 0.12;
     }
 
     public enum LinkEventKind { Connected, Disconnected, Reconnected, Reply, Error, UtteranceQueued, StreamEnded }
@@ -66,6 +72,10 @@ namespace Avbridge.Core
         readonly object _lock = new object();
         readonly Queue<LinkEvent> _events = new Queue<LinkEvent>();
         readonly Dictionary<long, Message> _replies = new Dictionary<long, Message>();
+        readonly HashSet<long> _awaited = new HashSet<long>();       // seqs a Request is waiting on
+        readonly Dictionary<string, object> _settings = new Dictionary<string, object>();   // every `set` field, last value
+        readonly FramePool _pool = new FramePool();
+        readonly StreamHeader _streamHeader = new StreamHeader();
         readonly Dictionary<string, double> _utteranceStarts = new Dictionary<string, double>();
         readonly HashSet<string> _idleUtterances = new HashSet<string>();
         readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -119,6 +129,7 @@ namespace Avbridge.Core
                 _socket = socket;
             }
             _socket.OnMessage = OnFrames;
+            _socket.Pool = _pool;
             _socket.StateChanged += OnStateChanged;
             try
             {
@@ -135,13 +146,23 @@ namespace Avbridge.Core
                 throw;
             }
             _everConnected = true;
-            Ping();
+            for (int i = 0; i < Math.Max(1, Options.SyncPings); i++) Ping();
         }
+
+        /// <summary>A fresh utterance id for a line (SPEC.md 6.1 lets the client choose it).</summary>
+        public static string NewUtteranceId()
+        {
+            return "u" + Guid.NewGuid().ToString("N").Substring(0, 12);
+        }
+
+        /// <summary>The socket's read thread's allocations so far (benchmarks), or -1.</summary>
+        public long NetworkAllocatedBytes { get { var s = _socket; return s != null ? s.ReadThreadAllocatedBytes : -1; } }
 
         // -- requests (any thread) ----------------------------------------------------------------
         public long Say(string text, string emotion = null, double? intensity = null, string utterance = null)
         {
             var m = SessionMessage("say").With("text", text);
+            lock (_lock) _settings.Remove("thinking");   // the server clears it with the line
             if (emotion != null) m.With("emotion", emotion);
             if (intensity.HasValue) m.With("intensity", intensity.Value);
             if (utterance != null) m.With("utterance", utterance);
@@ -152,8 +173,14 @@ namespace Avbridge.Core
         /// first sample); frames come back for it. Report playback with Stream.SetExternalPlayhead.</summary>
         public long SpeakAudio(string utterance, short[] pcm, int sampleRate, long offset, bool final)
         {
-            var bytes = new byte[pcm.Length * 2];
-            for (int i = 0; i < pcm.Length; i++) { bytes[2 * i] = (byte)pcm[i]; bytes[2 * i + 1] = (byte)(pcm[i] >> 8); }
+            return SpeakAudio(utterance, pcm, pcm.Length, sampleRate, offset, final);
+        }
+
+        /// <summary>As above, with the first `count` samples of `pcm`.</summary>
+        public long SpeakAudio(string utterance, short[] pcm, int count, int sampleRate, long offset, bool final)
+        {
+            var bytes = new byte[count * 2];
+            for (int i = 0; i < count; i++) { bytes[2 * i] = (byte)pcm[i]; bytes[2 * i + 1] = (byte)(pcm[i] >> 8); }
             var m = SessionMessage("speak_audio").With("utterance", utterance).With("sample_rate", (long)sampleRate)
                 .With("offset", offset).With("final", final);
             m.Bulk.Add(bytes);
@@ -169,21 +196,21 @@ namespace Avbridge.Core
 
         public long SetEmotion(string emotion, double intensity = 0.7)
         {
-            return Send(SessionMessage("set").With("emotion", emotion).With("intensity", intensity));
+            return Set(SessionMessage("set").With("emotion", emotion).With("intensity", intensity));
         }
 
         /// <summary>Where eye contact is, in radians from straight ahead (yaw > 0: the avatar's
         /// left; pitch > 0: down), e.g. toward the player.</summary>
         public long SetGazeTarget(double yaw, double pitch)
         {
-            return Send(SessionMessage("set").With("gaze_yaw", yaw).With("gaze_pitch", pitch));
+            return Set(SessionMessage("set").With("gaze_yaw", yaw).With("gaze_pitch", pitch));
         }
 
         /// <summary>While your dialogue system works out a reply: the avatar looks away, up and
         /// aside, as people do while they think. The next Say clears it.</summary>
         public long SetThinking(bool thinking)
         {
-            return Send(SessionMessage("set").With("thinking", thinking));
+            return Set(SessionMessage("set").With("thinking", thinking));
         }
 
         public long SetParameters(double? expressiveness = null, double? articulation = null, double? blinkRate = null)
@@ -192,8 +219,24 @@ namespace Avbridge.Core
             if (expressiveness.HasValue) m.With("expressiveness", expressiveness.Value);
             if (articulation.HasValue) m.With("articulation", articulation.Value);
             if (blinkRate.HasValue) m.With("blink_rate", blinkRate.Value);
-            return Send(m);
+            return Set(m);
         }
+
+        /// <summary>Send a `set` and remember its fields, to set them again on a new session after
+        /// a reconnect.</summary>
+        public long Set(Message set)
+        {
+            long seq = Send(set);
+            lock (_lock)
+            {
+                foreach (var field in set.Fields) if (field.Key != "session") _settings[field.Key] = field.Value;
+                // `say` clears thinking on the server; a restored `thinking` would outlive it.
+            }
+            return seq;
+        }
+
+        /// <summary>What a new session is told after a reconnect (the last value of each field set).</summary>
+        public Dictionary<string, object> RememberedSettings { get { lock (_lock) return new Dictionary<string, object>(_settings); } }
 
         public long Ping()
         {
@@ -209,19 +252,34 @@ namespace Avbridge.Core
         /// <summary>Send and wait for the reply; an error reply throws AvatarLinkException.</summary>
         public Message Request(Message message)
         {
-            long seq = Send(message);
+            long seq = Reserve(message);
+            lock (_lock) _awaited.Add(seq);   // before sending: the reply can come back at once
             var deadline = DateTime.UtcNow.AddMilliseconds(Options.RequestTimeoutMs);
+            try
+            {
+                Transmit(message);
+            }
+            catch (Exception)
+            {
+                lock (_lock) _awaited.Remove(seq);
+                throw;
+            }
             lock (_lock)
             {
                 Message reply;
                 while (!_replies.TryGetValue(seq, out reply))
                 {
                     int wait = (int)(deadline - DateTime.UtcNow).TotalMilliseconds;
-                    if (wait <= 0)
+                    if (wait <= 0 || _disposed)
+                    {
+                        _awaited.Remove(seq);
+                        if (_disposed) throw new ObjectDisposedException("AvatarLink");
                         throw new TimeoutException("no reply to " + message.Type + " from " + Endpoint + " in " + Options.RequestTimeoutMs + " ms");
+                    }
                     Monitor.Wait(_lock, wait);
                 }
                 _replies.Remove(seq);
+                _awaited.Remove(seq);
                 if (reply.Type == "error") throw new AvatarLinkException(reply.Str("code"), reply.Str("message"));
                 return reply;
             }
@@ -259,6 +317,8 @@ namespace Avbridge.Core
             }
         }
 
+        /// <summary>Close the session and the socket. Never waits for a server that is down: a
+        /// connected link gives its `close` up to 20 ms to leave; otherwise nothing is waited for.</summary>
         public void Dispose()
         {
             ZmtpSocket socket;
@@ -266,10 +326,18 @@ namespace Avbridge.Core
             {
                 _disposed = true;
                 socket = _socket;
+                Monitor.PulseAll(_lock);   // a Request waiting on another thread gives up
             }
             if (socket != null)
             {
-                try { if (SessionId != null && socket.State == ZmtpState.Connected) Send(SessionMessage("close")); }
+                try
+                {
+                    if (SessionId != null && socket.State == ZmtpState.Connected)
+                    {
+                        Send(SessionMessage("close"));
+                        socket.Flush(20);
+                    }
+                }
                 catch (AvatarLinkException) { }
                 socket.Dispose();
             }
@@ -279,6 +347,15 @@ namespace Avbridge.Core
         // -- the socket's thread ------------------------------------------------------------------
         void OnFrames(List<byte[]> frames)
         {
+            if (MessageReceived == null && frames.Count == 2 && _streamHeader.TryRead(frames[0], frames[1]))
+            {
+                var h = _streamHeader;
+                if (h.IsAudio) Stream.AddAudio(h.Utterance, h.Offset, frames[1]);
+                else Stream.AddFrames(h.Utterance, h.First, (int)h.Count, frames[1]);
+                _pool.Return(frames[0]);   // both were copied out
+                _pool.Return(frames[1]);
+                return;
+            }
             Message m;
             try
             {
@@ -321,7 +398,11 @@ namespace Avbridge.Core
                     Stream.End(m.Str("utterance"), m.Str("status"), m.Long("frames"), m.Long("samples"));
                     {
                         bool idle;
-                        lock (_lock) idle = _idleUtterances.Remove(m.Str("utterance"));
+                        lock (_lock)
+                        {
+                            idle = _idleUtterances.Remove(m.Str("utterance"));
+                            _utteranceStarts.Remove(m.Str("utterance"));
+                        }
                         if (!idle)   // the end of an idle stream is no line's end
                             Enqueue(new LinkEvent { Kind = LinkEventKind.StreamEnded, Utterance = m.Str("utterance"), Text = m.Str("status"), Message = m });
                     }
@@ -351,21 +432,44 @@ namespace Avbridge.Core
             if (re == Interlocked.Read(ref _reopenOpen) && m.Type == "opened")
             {
                 SessionId = m.Str("session");
+                SampleRate = (int)m.Long("sample_rate");
+                Restore();
                 Enqueue(new LinkEvent { Kind = LinkEventKind.Reconnected, Text = "new session " + SessionId, Message = m });
                 return;
             }
             lock (_lock)
             {
-                _replies[re] = m;
+                // Only replies someone waits on are kept (a full table once dropped an awaited one).
+                if (_awaited.Contains(re)) _replies[re] = m;
                 Monitor.PulseAll(_lock);
                 if (m.Type == "error")
                     _events.Enqueue(new LinkEvent { Kind = LinkEventKind.Error, Code = m.Str("code"), Text = m.Str("message"), Re = re, Message = m });
                 else if (m.Type == "ok" && m.Has("utterance"))
                     _events.Enqueue(new LinkEvent { Kind = LinkEventKind.UtteranceQueued, Utterance = m.Str("utterance"), Re = re, Message = m });
-                else
+                else if (m.Type != "pong")
                     _events.Enqueue(new LinkEvent { Kind = LinkEventKind.Reply, Re = re, Message = m });
-                // Replies nobody waits for are dropped after a while so the table cannot grow.
-                if (_replies.Count > 256) _replies.Clear();
+            }
+        }
+
+        /// <summary>A new session after a reconnect: a new clock to learn, and what was set before.</summary>
+        void Restore()
+        {
+            lock (_lock) Clock.Reset();
+            Dictionary<string, object> settings;
+            lock (_lock) settings = new Dictionary<string, object>(_settings);
+            try
+            {
+                if (settings.Count > 0)
+                {
+                    var set = SessionMessage("set");
+                    foreach (var field in settings) set.With(field.Key, field.Value);
+                    Send(set);
+                }
+                for (int i = 0; i < Math.Max(1, Options.SyncPings); i++) Ping();
+            }
+            catch (AvatarLinkException ex)
+            {
+                Enqueue(new LinkEvent { Kind = LinkEventKind.Error, Code = ex.Code, Text = ex.Message });
             }
         }
 
@@ -373,7 +477,10 @@ namespace Avbridge.Core
         {
             if (state == ZmtpState.Disconnected)
             {
-                Stream.InterruptNow();
+                // The old session's lines and idle stream (on the old session's clock) are gone.
+                Stream.Clear();
+                SessionId = null;
+                lock (_lock) _pingsSent.Clear();
                 Enqueue(new LinkEvent { Kind = LinkEventKind.Disconnected, Text = error });
             }
             else if (state == ZmtpState.Connected)
@@ -382,7 +489,6 @@ namespace Avbridge.Core
                 if (_everConnected)
                 {
                     // The server forgot us (or restarted): greet it again and open a new session.
-                    SessionId = null;
                     ThreadPool.QueueUserWorkItem(_ =>
                     {
                         // The seq is recorded before sending: the welcome may come back at once.

@@ -1,18 +1,26 @@
 // The avatar's connection: add one to an NPC, call Say("Hello"). Everything that listens to it
-// (audio player, blendshape and head drivers) reads CurrentFrame or its events, all on the main
-// thread. The network and audio threads meet the main thread only inside AvatarStream's lock.
+// (audio player, blendshape, VRM and head drivers) reads CurrentFrame or its events, all on the
+// main thread. The logic is Core's AvatarController (tested without Unity); this is its shell:
+// settings, UnityEvents, the engine's clock, pause and focus.
 using System;
 using System.Collections.Generic;
+using System.Threading.Tasks;
 using Avbridge.Core;
-using Avbridge.Core.Streaming;
 using UnityEngine;
+using UnityEngine.Events;
 
 namespace Avbridge.Unity
 {
+    [Serializable] public sealed class UtteranceEvent : UnityEvent<string> { }
+    [Serializable] public sealed class UtteranceFinishedEvent : UnityEvent<string, bool> { }
+    [Serializable] public sealed class TextEvent : UnityEvent<string> { }
+
     [DisallowMultipleComponent]
     [AddComponentMenu("avbridge/Avbridge Client")]
     public sealed class AvbridgeClient : MonoBehaviour
     {
+        [Tooltip("Connection settings shared between avatars; when empty, the fields below are used.")]
+        public AvbridgeConnectionProfile profile;
         [Tooltip("The server's control endpoint (avbridge serve --bind).")]
         public string endpoint = "tcp://127.0.0.1:5570";
         [Tooltip("Animation frames per second the server generates.")]
@@ -21,32 +29,34 @@ namespace Avbridge.Unity
         public string voice = "";
         public bool connectOnEnable = true;
 
+        [Header("Events (utterance ids match SpeechHandle.Id)")]
+        public UtteranceEvent onUtteranceStarted = new UtteranceEvent();
+        public UtteranceFinishedEvent onUtteranceFinished = new UtteranceFinishedEvent();   // id, interrupted or failed
+        public TextEvent onWord = new TextEvent();
+        public TextEvent onPhoneme = new TextEvent();
+
         public event Action Connected;
         public event Action<string> Disconnected;
         public event Action<string> Reconnected;
         public event Action<string, string> Error;               // code, sentence
-        public event Action<string> UtteranceStarted;            // utterance id, when its audio starts playing
-        public event Action<string, bool> UtteranceFinished;     // utterance id, interrupted?
+        public event Action<SpeechHandle> UtteranceQueued;
+        public event Action<SpeechHandle> UtteranceStarted;      // its audio starts playing
+        public event Action<SpeechHandle> UtteranceFinished;     // see handle.State: Finished, Interrupted or Failed
         public event Action<string> Word;                        // as the playhead reaches it
         public event Action<string> Phoneme;
         public event Action<string> Emotion;                     // with emotion "auto": the one chosen for each sentence
 
-        public AvatarLink Link { get; private set; }
-        public bool IsConnected { get { return Link != null && Link.IsConnected; } }
-        public bool IsConnecting { get { return _connecting != null; } }
+        public AvatarController Controller { get; private set; }
+        public AvatarLink Link { get { return Controller != null ? Controller.Link : null; } }
+        public bool IsConnected { get { return Controller != null && Controller.IsConnected; } }
+        public ConnectionState State { get { return Controller != null ? Controller.State : ConnectionState.Disconnected; } }
 
         /// <summary>The frame at the audio playhead this Update (63 floats; see SPEC.md 8.3).</summary>
-        public readonly float[] CurrentFrame = AvatarStream.Neutral();
-        public bool IsSpeaking { get; private set; }
+        public float[] CurrentFrame { get { return Controller != null ? Controller.CurrentFrame : Neutral; } }
+        public bool IsSpeaking { get { return Controller != null && Controller.IsSpeaking; } }
 
+        static readonly float[] Neutral = Core.Streaming.AvatarStream.Neutral();
         static readonly List<AvbridgeClient> Live = new List<AvbridgeClient>();
-        // Connecting takes up to the connect timeout when the server is down: it runs on a
-        // background thread so that neither the game nor the editor waits for it.
-        volatile AvatarLink _connecting;
-        volatile Exception _connectError;
-        volatile bool _connectDone;
-        readonly List<LinkEvent> _linkEvents = new List<LinkEvent>();
-        readonly List<StreamEvent> _streamEvents = new List<StreamEvent>();
 
         void OnEnable()
         {
@@ -68,19 +78,22 @@ namespace Avbridge.Unity
         }
 
         /// <summary>Start connecting (hello and open) without blocking; Connected or Error follows
-        /// on the main thread. Lines said before then are dropped with a warning.</summary>
+        /// on the main thread. While the server cannot be reached it tries again every retrySeconds.</summary>
         public void Connect()
         {
-            if (Link != null || _connecting != null) return;
-            AvatarLink link;
+            if (Controller != null) { Controller.Connect(); return; }
+            string ep = profile != null ? profile.endpoint : endpoint;
+            var options = new AvatarLinkOptions
+            {
+                ClientName = "unity " + Application.unityVersion + " " + name,
+                Fps = profile != null ? profile.fps : fps,
+            };
+            string v = profile != null ? profile.voice : voice;
+            options.Voice = string.IsNullOrEmpty(v) ? null : v;
+            if (profile != null) options.Zmtp.HeartbeatTimeoutMs = (int)(profile.heartbeatTimeoutSeconds * 1000);
             try
             {
-                link = new AvatarLink(endpoint, new AvatarLinkOptions
-                {
-                    ClientName = "unity " + Application.unityVersion + " " + name,
-                    Fps = fps,
-                    Voice = string.IsNullOrEmpty(voice) ? null : voice,
-                });
+                Controller = new AvatarController(options, ep);
             }
             catch (ArgumentException ex)   // a malformed endpoint: say so at once
             {
@@ -88,115 +101,90 @@ namespace Avbridge.Unity
                 if (Error != null) Error("bad_endpoint", ex.Message);
                 return;
             }
-            _connectError = null;
-            _connectDone = false;
-            _connecting = link;
-            System.Threading.ThreadPool.QueueUserWorkItem(_ =>
-            {
-                try { link.Connect(); }
-                catch (Exception ex) { _connectError = ex; }
-                _connectDone = true;
-            });
+            if (profile != null) Controller.RetrySeconds = profile.retrySeconds;
+            Wire(Controller);
+            Controller.Connect();
         }
 
+        /// <summary>Close the session. Never waits for a server that is down.</summary>
         public void Disconnect()
         {
-            var pending = _connecting;
-            _connecting = null;
-            if (pending != null) pending.Dispose();   // its thread gives up; nothing is left running
-            if (Link == null) return;
-            Link.Dispose();
-            Link = null;
+            if (Controller != null) Controller.Disconnect();
         }
 
-        void FinishConnecting()
+        void Wire(AvatarController c)
         {
-            var link = _connecting;
-            if (link == null || !_connectDone) return;
-            _connecting = null;
-            if (_connectError != null)
+            c.Connected += () => { if (Connected != null) Connected(); };
+            c.Disconnected += why => { if (Disconnected != null) Disconnected(why); };
+            c.Reconnected += why => { if (Reconnected != null) Reconnected(why); };
+            c.Error += (code, sentence) =>
             {
-                link.Dispose();
-                Debug.LogError("avbridge: " + _connectError.Message, this);
-                if (Error != null) Error("not_connected", _connectError.Message);
-                return;
-            }
-            Link = link;
-            if (Connected != null) Connected();
+                Debug.LogWarning("avbridge: " + code + ": " + sentence, this);
+                if (Error != null) Error(code, sentence);
+            };
+            c.UtteranceQueued += h => { if (UtteranceQueued != null) UtteranceQueued(h); };
+            c.UtteranceStarted += h =>
+            {
+                if (UtteranceStarted != null) UtteranceStarted(h);
+                onUtteranceStarted.Invoke(h.Id);
+            };
+            c.UtteranceFinished += h =>
+            {
+                if (UtteranceFinished != null) UtteranceFinished(h);
+                onUtteranceFinished.Invoke(h.Id, h.State != SpeechState.Finished);
+            };
+            c.Word += (id, word) => { if (Word != null) Word(word); onWord.Invoke(word); };
+            c.Phoneme += (id, phoneme) => { if (Phoneme != null) Phoneme(phoneme); onPhoneme.Invoke(phoneme); };
+            c.Emotion += (id, emotion) => { if (Emotion != null) Emotion(emotion); };
         }
 
-        public void Say(string text, string emotion = null) { Call(() => Link.Say(text, emotion)); }
+        /// <summary>Say a line (queued after any line in progress). The handle's Id matches every
+        /// event for this line; its State and Completion say how it ended.</summary>
+        public SpeechHandle Say(string text, string emotion = null)
+        {
+            if (Controller == null) return Failed(text);
+            return Controller.Say(text, emotion);
+        }
 
-        public void Interrupt() { Call(() => Link.Interrupt()); }
+        /// <summary>`await client.SayAsync("...")`: Finished, Interrupted or Failed, on the main thread.</summary>
+        public Task<SpeechState> SayAsync(string text, string emotion = null) { return Say(text, emotion).Completion; }
 
-        public void SetEmotion(string emotion, float intensity = 0.7f) { Call(() => Link.SetEmotion(emotion, intensity)); }
+        SpeechHandle Failed(string text)
+        {
+            Debug.LogWarning("avbridge: not connected (no valid endpoint)", this);
+            return SpeechHandle.Refused(AvatarLink.NewUtteranceId(), text, "not_connected", "no valid endpoint");
+        }
+
+        public void Interrupt() { if (Controller != null) Controller.Interrupt(); }
+
+        public void SetEmotion(string emotion, float intensity = 0.7f) { if (Controller != null) Controller.SetEmotion(emotion, intensity); }
+
+        /// <summary>Where eye contact is, radians from straight ahead (yaw > 0: the avatar's left;
+        /// pitch > 0: down). AvbridgeHeadEyeDriver.gazeTarget sends it for you.</summary>
+        public void SetGazeTarget(float yaw, float pitch) { if (Controller != null) Controller.SetGazeTarget(yaw, pitch); }
 
         /// <summary>While the reply is being worked out (say, an LLM call): the avatar looks away to think.</summary>
-        public void SetThinking(bool thinking) { Call(() => Link.SetThinking(thinking)); }
+        public void SetThinking(bool thinking) { if (Controller != null) Controller.SetThinking(thinking); }
 
         /// <summary>Animate speech this game plays itself (a recorded line): send it in pieces,
-        /// then report playback with ReportPlayback.</summary>
-        public void SpeakAudio(string utterance, short[] pcm, int sampleRate, long offset, bool final)
+        /// report playback with ReportPlayback, and FinishPlayback when it stops
+        /// (AvbridgeRecordedLine does all three for an AudioSource).</summary>
+        public SpeechHandle SpeakAudio(string utterance, short[] pcm, int count, int sampleRate, long offset, bool final)
         {
-            Call(() => Link.SpeakAudio(utterance, pcm, sampleRate, offset, final));
+            return Controller != null ? Controller.SpeakAudio(utterance, pcm, count, sampleRate, offset, final) : Failed(null);
         }
 
-        public void ReportPlayback(string utterance, double seconds)
-        {
-            if (Link != null) Link.Stream.SetExternalPlayhead(utterance, seconds);
-        }
+        public void ReportPlayback(string utterance, double seconds) { if (Controller != null) Controller.ReportPlayback(utterance, seconds); }
 
-        void Call(Func<long> request)
-        {
-            if (Link == null)
-            {
-                Debug.LogWarning("avbridge: not connected to " + endpoint + (IsConnecting ? " yet" : ""), this);
-                return;
-            }
-            try { request(); }
-            catch (AvatarLinkException ex)
-            {
-                if (Error != null) Error(ex.Code, ex.Message);
-            }
-        }
+        public void FinishPlayback(string utterance) { if (Controller != null) Controller.FinishPlayback(utterance); }
 
         void Update()
         {
-            FinishConnecting();
-            if (Link == null) return;
-            _linkEvents.Clear();
-            Link.Poll(_linkEvents);
-            foreach (var e in _linkEvents) Dispatch(e);
-            IsSpeaking = Link.SampleFrame(CurrentFrame, Time.deltaTime);
-            _streamEvents.Clear();
-            Link.Stream.PollEvents(_streamEvents);
-            foreach (var e in _streamEvents) Dispatch(e);
+            if (Controller != null) Controller.Update(Time.unscaledDeltaTime);
         }
 
-        void Dispatch(LinkEvent e)
-        {
-            switch (e.Kind)
-            {
-                case LinkEventKind.Disconnected: if (Disconnected != null) Disconnected(e.Text); break;
-                case LinkEventKind.Reconnected: if (Reconnected != null) Reconnected(e.Text); break;
-                case LinkEventKind.Error:
-                    Debug.LogWarning("avbridge: " + e.Code + ": " + e.Text, this);
-                    if (Error != null) Error(e.Code, e.Text);
-                    break;
-            }
-        }
-
-        void Dispatch(StreamEvent e)
-        {
-            switch (e.Name)
-            {
-                case "started": if (UtteranceStarted != null) UtteranceStarted(e.Utterance); break;
-                case "finished": if (UtteranceFinished != null) UtteranceFinished(e.Utterance, false); break;
-                case "interrupted": if (UtteranceFinished != null) UtteranceFinished(e.Utterance, true); break;
-                case "word": if (Word != null) Word(e.Text); break;
-                case "phoneme": if (Phoneme != null) Phoneme(e.Text); break;
-                case "emotion": if (Emotion != null) Emotion(e.Text); break;
-            }
-        }
+        // A suspended app (Quest taken off, Android in the background) plays nothing: lines are cut
+        // rather than piling up, and the clock is checked on the way back.
+        void OnApplicationPause(bool paused) { if (Controller != null) Controller.SetPaused(paused); }
     }
 }

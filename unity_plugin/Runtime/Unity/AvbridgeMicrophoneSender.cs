@@ -1,8 +1,13 @@
 // Telepresence: streams this machine's microphone to the server as the avatar's own speech
 // (speak_audio), so the avatar's lips follow the person's voice. The voice itself is not played
-// here; it travels through your game's voice chat as usual.
+// here; it travels through your game's voice chat as usual. Disabling it (mute) ends the line at
+// once, so the face relaxes instead of holding its last pose.
 using System;
+using Avbridge.Core.Audio;
 using UnityEngine;
+#if UNITY_ANDROID
+using UnityEngine.Android;
+#endif
 
 namespace Avbridge.Unity
 {
@@ -16,46 +21,76 @@ namespace Avbridge.Unity
         [Tooltip("How far behind the live voice the face is shown, seconds: the server's round trip.")]
         public float displayDelay = 0.1f;
 
+        const int ClipSeconds = 2;
         AudioClip _clip;
-        int _readPosition;
-        long _sent;
+        MicrophoneReader _reader;
         string _utterance;
+        Func<float[], int, bool> _getData;
 
-        void Start()
+        string Device { get { return string.IsNullOrEmpty(device) ? null : device; } }
+
+        void Awake()
         {
             if (client == null) client = GetComponentInParent<AvbridgeClient>();
+            _reader = new MicrophoneReader(sampleRate * ClipSeconds);
+            _getData = (buffer, offset) => _clip.GetData(buffer, offset);
         }
 
         void OnEnable()
         {
-            string dev = string.IsNullOrEmpty(device) ? null : device;
-            _clip = Microphone.Start(dev, true, 2, sampleRate);
-            _readPosition = 0;
-            _sent = 0;
-            _utterance = "mic-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+#if UNITY_ANDROID
+            // Android and Quest ask the person first; recording starts once they say yes.
+            if (!Permission.HasUserAuthorizedPermission(Permission.Microphone)) Permission.RequestUserPermission(Permission.Microphone);
+#elif UNITY_IOS
+            if (!Application.HasUserAuthorization(UserAuthorization.Microphone)) Application.RequestUserAuthorization(UserAuthorization.Microphone);
+#endif
+            _clip = null;
+            _utterance = null;
+        }
+
+        bool Authorized
+        {
+            get
+            {
+#if UNITY_ANDROID
+                return Permission.HasUserAuthorizedPermission(Permission.Microphone);
+#elif UNITY_IOS
+                return Application.HasUserAuthorization(UserAuthorization.Microphone);
+#else
+                return true;
+#endif
+            }
         }
 
         void OnDisable()
         {
-            Microphone.End(string.IsNullOrEmpty(device) ? null : device);
-            if (client != null && client.IsConnected && _sent > 0)
-                client.SpeakAudio(_utterance, new short[0], sampleRate, _sent, true);
+            if (_clip != null) Microphone.End(Device);
+            if (_clip != null) Destroy(_clip);
+            _clip = null;
+            if (client != null && _utterance != null)
+            {
+                client.FinishPlayback(_utterance);   // the face lets go now, not when the server's end arrives
+                if (client.IsConnected && _reader.Sent > 0) client.SpeakAudio(_utterance, new short[0], 0, sampleRate, _reader.Sent, true);
+            }
+            _utterance = null;
         }
 
         void Update()
         {
-            if (_clip == null || client == null || !client.IsConnected) return;
-            int position = Microphone.GetPosition(string.IsNullOrEmpty(device) ? null : device);
-            int available = (position - _readPosition + _clip.samples) % _clip.samples;
-            if (available < sampleRate / 50) return;   // send 20 ms or more at a time
-            var samples = new float[available];
-            _clip.GetData(samples, _readPosition);
-            var pcm = new short[available];
-            for (int i = 0; i < available; i++) pcm[i] = (short)(Mathf.Clamp(samples[i], -1f, 1f) * 32767f);
-            client.SpeakAudio(_utterance, pcm, sampleRate, _sent, false);
-            _sent += available;
-            _readPosition = (_readPosition + available) % _clip.samples;
-            client.ReportPlayback(_utterance, Math.Max(0, (double)_sent / sampleRate - displayDelay));
+            if (client == null || !client.IsConnected) return;
+            if (_clip == null)
+            {
+                if (!Authorized) return;
+                _clip = Microphone.Start(Device, true, ClipSeconds, sampleRate);
+                _reader.Restart(Microphone.GetPosition(Device));
+                _utterance = "mic-" + Guid.NewGuid().ToString("N").Substring(0, 8);
+                return;
+            }
+            int count;
+            var pcm = _reader.Read(Microphone.GetPosition(Device), sampleRate / 50, _getData, out count);   // 20 ms or more at a time
+            if (pcm == null) return;
+            client.SpeakAudio(_utterance, pcm, count, sampleRate, _reader.Sent - count, false);
+            client.ReportPlayback(_utterance, Math.Max(0, (double)_reader.Sent / sampleRate - displayDelay));
         }
     }
 }

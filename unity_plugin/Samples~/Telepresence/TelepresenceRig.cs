@@ -1,20 +1,23 @@
 // Telepresence: the local person's avatar follows their voice. Put this with an AvbridgeClient,
 // an AvbridgeMicrophoneSender, an AvbridgeBlendshapeDriver and an AvbridgeHeadEyeDriver on the
-// person's avatar. M mutes (the face relaxes), and unmuting picks up again.
+// person's avatar. M mutes (the face relaxes at once), and unmuting picks up again.
 using Avbridge.Unity;
 using UnityEngine;
 
-public sealed class TelepresenceRig : MonoBehaviour
+namespace Avbridge.Samples
 {
-    public AvbridgeMicrophoneSender microphone;
-
-    void Start()
+    public sealed class TelepresenceRig : MonoBehaviour
     {
-        if (microphone == null) microphone = GetComponent<AvbridgeMicrophoneSender>();
-    }
+        public AvbridgeMicrophoneSender microphone;
 
-    void Update()
-    {
-        if (Input.GetKeyDown(KeyCode.M)) microphone.enabled = !microphone.enabled;
+        void Start()
+        {
+            if (microphone == null) microphone = GetComponent<AvbridgeMicrophoneSender>();
+        }
+
+        void Update()
+        {
+            if (SampleInput.MutePressed()) microphone.enabled = !microphone.enabled;
+        }
     }
 }

@@ -23,7 +23,7 @@ namespace Avbridge.Tests
             Assert.AreEqual(3, resolved.Mapped);
             Assert.AreEqual(49, resolved.Missing.Count);
             var weights = new float[] { 0, 0, 0, 42 };
-            resolved.Apply(Frame("jawOpen", 0.5, "eyeBlinkLeft", 1.0), weights);
+            resolved.Apply(Frame("jawOpen", 0.5, "eyeBlinkLeft", 1.0), weights, 100f);
             CollectionAssert.AreEqual(new float[] { 50, 100, 0, 42 }, weights);
         }
 
@@ -34,11 +34,11 @@ namespace Avbridge.Tests
             var resolved = new ResolvedMapping(BlendshapeMapping.Preset(MappingPreset.Vrm1), mesh);
             Assert.AreEqual(11, resolved.Mapped);
             var weights = new float[mesh.Count];
-            resolved.Apply(Frame("jawOpen", 0.6, "mouthClose", 0.0), weights);
+            resolved.Apply(Frame("jawOpen", 0.6, "mouthClose", 0.0), weights, 100f);
             Assert.AreEqual(66f, weights[0], 0.01f);
-            resolved.Apply(Frame("jawOpen", 0.05, "mouthClose", 0.05), weights);
+            resolved.Apply(Frame("jawOpen", 0.05, "mouthClose", 0.05), weights, 100f);
             Assert.AreEqual(0f, weights[0], 0.01f, "closed lips: no aa");
-            resolved.Apply(Frame("mouthPucker", 0.8), weights);
+            resolved.Apply(Frame("mouthPucker", 0.8), weights, 100f);
             Assert.AreEqual(80f, weights[2], 0.01f);
         }
 

@@ -28,9 +28,16 @@ namespace Avbridge.Tests
 
         static float JawAt(int frame) { return frame / 100f; }
 
-        static AvatarStream OneSecondUtterance(bool end = true)
+        // The stream's wall clock, moved by hand: a read buffer is heard over its own duration
+        // (HeardPosition), so each test says how much time has passed.
+        double _now;
+
+        [SetUp]
+        public void ResetClock() { _now = 0; }
+
+        AvatarStream OneSecondUtterance(bool end = true)
         {
-            var s = new AvatarStream();
+            var s = new AvatarStream { Clock = () => _now };
             s.Begin("u1", 22050, 60, true);
             s.AddAudio("u1", 0, Pcm(22050, 16384));
             s.AddFrames("u1", 0, 60, Frames(60, (n, k) => k == 17 ? JawAt(n) : k == 55 ? 1f : 0f));
@@ -64,6 +71,7 @@ namespace Avbridge.Tests
             var s = OneSecondUtterance();
             var buffer = new float[24000];   // half a second, mono, at 48 kHz
             s.ReadAudio(buffer, 48000, 1);
+            _now += 0.5;                     // ...heard to its end half a second later
             var frame = new float[63];
             Assert.IsTrue(s.SampleFrame(frame, 0.016));
             Assert.AreEqual(JawAt(30), frame[17], 0.01f, "0.5 s at 60 fps is frame 30");
@@ -105,6 +113,7 @@ namespace Avbridge.Tests
         {
             var s = OneSecondUtterance(end: false);
             s.ReadAudio(new float[24000], 48000, 1);
+            _now += 0.5;
             var frame = new float[63];
             s.SampleFrame(frame, 0.016);
             Assert.Greater(frame[17], 0.2f);
@@ -122,6 +131,7 @@ namespace Avbridge.Tests
             s.AddEvent("u1", "word", "there", 0.7);
             var events = new List<StreamEvent>();
             s.ReadAudio(new float[24000], 48000, 1);
+            _now += 0.5;
             s.SampleFrame(new float[63], 0.016);
             s.PollEvents(events);
             Assert.AreEqual(new[] { "hello" }, events.FindAll(e => e.Name == "word").ConvertAll(e => e.Text).ToArray());

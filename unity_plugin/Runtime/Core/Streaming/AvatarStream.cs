@@ -1,21 +1,24 @@
 // The client's jitter buffer: utterances as they arrive from the network, played back with audio
 // as the master clock.
 //
-// Three threads meet here, under one lock, each for a short time:
+// Three threads meet here, under one lock, each for a short time (work proportional to one
+// message or one audio buffer; nothing grows or copies what is stored):
 //   network thread  Begin / AddAudio / AddFrames / AddEvent / End   (from AvatarLink)
-//   audio thread    ReadAudio: resamples to the output rate and advances the playhead
-//   main thread     SampleFrame: the animation frame at the playhead; PollEvents
-// The frame shown is always the one at the audio playhead, so network jitter never shows as
-// lip-sync error. For speech the engine plays itself (speak_audio), the engine reports the playhead.
+//   audio thread    ReadAudio: resamples to the output rate and advances the read position
+//   main thread     SampleFrame: the animation frame at the position being *heard*; PollEvents
+// The frame shown is the one at the heard position (HeardPosition: between audio callbacks and
+// after the output latency), so network jitter never shows as lip-sync error. For speech the
+// engine plays itself (speak_audio), the engine reports its playhead instead.
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 
 namespace Avbridge.Core.Streaming
 {
     public struct StreamEvent
     {
         public string Utterance;
-        public string Name;      // utterance_start, word, phoneme, utterance_end, or playback: started, finished, interrupted
+        public string Name;      // word, phoneme, emotion, ... from the server; playback: started, finished, interrupted
         public string Text;      // the word, or the phoneme
         public double Time;      // seconds from the utterance start
     }
@@ -23,42 +26,71 @@ namespace Avbridge.Core.Streaming
     public sealed class AvatarStream
     {
         public const int FrameWidth = 63;
+
         sealed class Utterance
         {
             public string Id;
             public int SampleRate;
             public double Fps;
             public bool HasAudio;
-            public float[] Audio = new float[0];
-            public long AudioWritten;
-            public readonly List<float[]> Frames = new List<float[]>();
+            public SampleBlocks Audio;
+            public FrameStore Frames;
             public readonly List<StreamEvent> Events = new List<StreamEvent>();
             public int NextEvent;
             public bool Ended;
             public string Status;
             public long SampleLimit = long.MaxValue;
             public long FrameLimit = long.MaxValue;
-            public double Playhead;          // in source samples
-            public bool Started;
-            public long FrameOffset;         // idle streams drop frames behind the playhead
+            public double Playhead;          // read position, in source samples
+            public bool Started, DoneReading, Rebuffering;
+            public double DoneAt;            // audio clock when its last sample was read
             public double StartTime;         // idle streams: on the session clock
+            public double ExternalSeconds;   // engine-played speech: the reported playhead
+            public bool External;
+            public long StartOrder;          // which of two playing utterances began last
+            public double LastCovered;       // wall clock when frames last covered the position
         }
 
         readonly object _lock = new object();
-        readonly List<Utterance> _queue = new List<Utterance>();
-        readonly List<StreamEvent> _events = new List<StreamEvent>();
-        readonly float[] _shown = Neutral();
-        Utterance _current;
+        readonly BlockPool _blocks = new BlockPool();
+        readonly Stack<float[]> _framePool = new Stack<float[]>();
+        readonly List<Utterance> _queue = new List<Utterance>();       // server speech and engine speech, in order
         readonly List<Utterance> _idle = new List<Utterance>();
-        string _externalId;
-        double _externalSeconds;
+        readonly List<StreamEvent> _events = new List<StreamEvent>();
+        readonly HeardPosition _heard = new HeardPosition();
+        readonly float[] _shown = Neutral();
+        readonly float[] _idleScratch = new float[FrameWidth];
+        readonly Stopwatch _wall = Stopwatch.StartNew();
+        Utterance _current;               // being read by the audio thread
+        Utterance _draining;              // read to its end, still being heard
+        long _starts;
+        double _audioClock;               // seconds of output read so far
+        double _wallAtRead = double.NaN, _lastBufferSeconds;
+        float _gain, _held;               // the click-free fade around underruns
 
-        /// <summary>Seconds of audio an utterance must have buffered before it starts playing
-        /// (unless its stream has already ended). The server's playout delay is 0.1 s.</summary>
-        public double PrebufferSeconds = 0.08;
+        /// <summary>Seconds of audio an utterance must have buffered before it starts (or resumes
+        /// after an underrun), unless its stream has ended. Raised by 50 ms after each underrun, up
+        /// to MaxPrebufferSeconds, so a jittery link settles at the buffer it needs.</summary>
+        public double PrebufferSeconds = 0.15;
+        public double MaxPrebufferSeconds = 0.5;
 
-        /// <summary>Time constant of the ease back to neutral after speech or an interrupt.</summary>
+        /// <summary>Time constant of the ease back to idle or neutral after speech or an interrupt.</summary>
         public double EaseSeconds = 0.12;
+
+        /// <summary>How long a late frame is held before the face lets go (a dead link, a muted microphone).</summary>
+        public double HoldLateSeconds = 0.3;
+
+        /// <summary>Seconds between the audio thread reading a sample and the listener hearing it
+        /// (AvbridgeAudioPlayer sets it from the DSP buffer size).</summary>
+        public double OutputLatencySeconds { get { return _heard.LatencySeconds; } set { lock (_lock) _heard.LatencySeconds = value; } }
+
+        /// <summary>The wall clock, in seconds (tests replace it).</summary>
+        public Func<double> Clock;
+
+        /// <summary>Times the audio ran dry mid-utterance.</summary>
+        public int Underruns { get; private set; }
+
+        public AvatarStream() { Clock = () => _wall.Elapsed.TotalSeconds; }
 
         public static float[] Neutral()
         {
@@ -70,44 +102,48 @@ namespace Avbridge.Core.Streaming
         // -- network thread ---------------------------------------------------------------------
         public void Begin(string id, int sampleRate, double fps, bool hasAudio)
         {
-            lock (_lock) _queue.Add(new Utterance { Id = id, SampleRate = sampleRate, Fps = fps, HasAudio = hasAudio });
+            lock (_lock) _queue.Add(NewUtterance(id, sampleRate, fps, hasAudio));
         }
 
         /// <summary>An idle stream (breathing, sway, blinks while nothing is said), shown at the
         /// session time because no audio drives it.</summary>
         public void BeginIdle(string id, double fps, double sessionStart)
         {
-            lock (_lock) _idle.Add(new Utterance { Id = id, Fps = fps, HasAudio = false, StartTime = sessionStart });
+            lock (_lock)
+            {
+                // Streams nobody sampled (the app was paused) are not kept for ever.
+                while (_idle.Count >= 4) { Release(_idle[0]); _idle.RemoveAt(0); }
+                var u = NewUtterance(id, 0, fps, false);
+                u.StartTime = sessionStart;
+                _idle.Add(u);
+            }
         }
 
         /// <summary>int16 little-endian PCM at sample `offset` of the utterance.</summary>
-        public void AddAudio(string id, long offset, byte[] pcm)
+        public void AddAudio(string id, long offset, byte[] pcm) { AddAudio(id, offset, pcm, 0, pcm.Length); }
+
+        public void AddAudio(string id, long offset, byte[] pcm, int start, int bytes)
         {
             lock (_lock)
             {
                 var u = Find(id);
-                if (u == null || offset != u.AudioWritten) return;   // unknown, or out of order: drop
-                int n = pcm.Length / 2;
-                EnsureCapacity(u, u.AudioWritten + n);
-                for (int i = 0; i < n; i++) u.Audio[u.AudioWritten + i] = (short)(pcm[2 * i] | (pcm[2 * i + 1] << 8)) / 32768f;
-                u.AudioWritten += n;
+                if (u == null || offset != u.Audio.Written) return;   // unknown, or out of order: drop
+                u.Audio.AppendPcm16(pcm, start, bytes);
             }
         }
 
         /// <summary>count x 63 float32 little-endian frames starting at frame `first`.</summary>
-        public void AddFrames(string id, long first, int count, byte[] data)
+        public void AddFrames(string id, long first, int count, byte[] data) { AddFrames(id, first, count, data, 0); }
+
+        public void AddFrames(string id, long first, int count, byte[] data, int start)
         {
             lock (_lock)
             {
                 var u = Find(id) ?? FindIdle(id);
-                if (u == null || first != u.FrameOffset + u.Frames.Count) return;
-                for (int i = 0; i < count; i++)
-                {
-                    var frame = new float[FrameWidth];
-                    Buffer.BlockCopy(data, i * FrameWidth * 4, frame, 0, FrameWidth * 4);
-                    if (!BitConverter.IsLittleEndian) SwapFloats(frame);
-                    u.Frames.Add(frame);
-                }
+                if (u == null || first != u.Frames.End) return;
+                u.Frames.Append(data, start, count);
+                if (u.SampleRate == 0 && u.Frames.Held > u.Fps * 10)   // idle frames nobody samples (paused)
+                    u.Frames.DropBefore(u.Frames.End - (long)(u.Fps * 2));
             }
         }
 
@@ -120,8 +156,8 @@ namespace Avbridge.Core.Streaming
             }
         }
 
-        /// <summary>The stream's end. For status "interrupted", samples and frames from
-        /// `samples` / `frames` on are discarded, even if they were already buffered.</summary>
+        /// <summary>The stream's end. Samples and frames from `samples` / `frames` on are
+        /// discarded, even if they were already buffered.</summary>
         public void End(string id, string status, long frames, long samples)
         {
             lock (_lock)
@@ -137,86 +173,121 @@ namespace Avbridge.Core.Streaming
             }
         }
 
-        /// <summary>Stop at once, locally (the server's cut follows): everything buffered is dropped.</summary>
+        /// <summary>Stop at once, locally (the server's cut follows): everything buffered is
+        /// dropped, and every line that was queued or playing gets an "interrupted" event.</summary>
         public void InterruptNow()
         {
             lock (_lock)
             {
-                foreach (var u in _queue)
-                {
-                    if (u.Started) _events.Add(new StreamEvent { Utterance = u.Id, Name = "interrupted", Time = u.Playhead / u.SampleRate });
-                }
+                foreach (var u in _queue) Stopped(u, "interrupted");
                 _queue.Clear();
                 _current = null;
-                _externalId = null;
+                if (_draining != null) { Stopped(_draining, "interrupted"); _draining = null; }
             }
         }
 
         public void Clear()
         {
             InterruptNow();
-            lock (_lock) _idle.Clear();
+            lock (_lock)
+            {
+                foreach (var u in _idle) Release(u);
+                _idle.Clear();
+            }
         }
 
         // -- audio thread ---------------------------------------------------------------------------
         /// <summary>Fill `output` (interleaved, `channels` channels at `outputRate`) and advance the
-        /// playhead. Silence when nothing is ready; an underrun holds the playhead.</summary>
+        /// read position. Silence when nothing is ready; an underrun fades out over 5 ms, holds the
+        /// position, and fades back in once PrebufferSeconds more have arrived.</summary>
         public void ReadAudio(float[] output, int outputRate, int channels)
         {
             lock (_lock)
             {
                 int frames = output.Length / channels;
-                for (int i = 0; i < frames; i++)
+                float fadeStep = 1f / (0.005f * outputRate);
+                int i = 0;
+                while (i < frames)
                 {
-                    float sample = NextSample(outputRate);
-                    for (int c = 0; c < channels; c++) output[i * channels + c] = sample;
+                    if (_current == null && !StartNext()) break;
+                    var u = _current;
+                    long limit = Math.Min(u.Audio.Written, u.SampleLimit);
+                    double from = u.Playhead, step = (double)u.SampleRate / outputRate;
+                    int segmentStart = i;
+                    for (; i < frames; i++)
+                    {
+                        long index = (long)u.Playhead;
+                        if (index >= limit - 1) break;
+                        double frac = u.Playhead - index;
+                        float value = (float)(u.Audio[index] * (1 - frac) + u.Audio[index + 1] * frac);
+                        if (_gain < 1f) _gain = Math.Min(1f, _gain + fadeStep);
+                        _held = value;
+                        value *= _gain;
+                        for (int c = 0; c < channels; c++) output[i * channels + c] = value;
+                        u.Playhead += step;
+                    }
+                    _heard.Record(u, _audioClock + (double)segmentStart / outputRate, from, u.Playhead, u.SampleRate);
+                    u.Audio.ReleaseBefore((long)u.Playhead - 1);
+                    if (i == frames) break;
+                    if (u.Ended)   // no audio follows an end: read to its end
+                    {
+                        u.DoneReading = true;
+                        u.DoneAt = _audioClock + (double)i / outputRate;
+                        _current = null;
+                        if (_draining != null) FinishPlayback(_draining);
+                        _draining = u;
+                        continue;
+                    }
+                    // Underrun: wait for the network, with a bigger buffer next time.
+                    u.Rebuffering = true;
+                    Underruns++;
+                    PrebufferSeconds = Math.Min(MaxPrebufferSeconds, PrebufferSeconds + 0.05);
+                    _current = null;
+                    break;
                 }
-            }
-        }
-
-        float NextSample(int outputRate)
-        {
-            if (_current == null && !StartNext()) return 0f;
-            var u = _current;
-            long limit = Math.Min(u.AudioWritten, u.SampleLimit);
-            long index = (long)u.Playhead;
-            if (index >= limit - 1)
-            {
-                if (u.Ended)   // no audio follows an end: this utterance is done
+                for (; i < frames; i++)   // silence, reached through a short fade from the last sample
                 {
-                    Finish(u);
-                    return _current != null || StartNext() ? NextSample(outputRate) : 0f;
+                    _gain = Math.Max(0f, _gain - fadeStep);
+                    for (int c = 0; c < channels; c++) output[i * channels + c] = _held * _gain;
                 }
-                return 0f;   // underrun: wait for the network
+                _audioClock += (double)frames / outputRate;
+                _wallAtRead = Clock();
+                _lastBufferSeconds = (double)frames / outputRate;
+                if (_draining != null && _audioClock >= _draining.DoneAt + _heard.LatencySeconds) FinishPlayback(_draining);
             }
-            double frac = u.Playhead - index;
-            float value = (float)(u.Audio[index] * (1 - frac) + u.Audio[index + 1] * frac);
-            u.Playhead += (double)u.SampleRate / outputRate;
-            return value;
         }
 
         bool StartNext()
         {
             foreach (var u in _queue)
             {
-                if (!u.HasAudio) continue;
-                bool ready = u.Ended || u.AudioWritten >= PrebufferSeconds * u.SampleRate;
+                if (!u.HasAudio || u.DoneReading) continue;
+                long have = Math.Min(u.Audio.Written, u.SampleLimit) - (long)u.Playhead;
+                bool ready = u.Ended || have >= PrebufferSeconds * u.SampleRate;
                 if (!ready) return false;   // utterances play in order
                 _current = u;
-                u.Started = true;
-                _events.Add(new StreamEvent { Utterance = u.Id, Name = "started", Time = 0 });
+                u.Rebuffering = false;
+                if (!u.Started)
+                {
+                    u.Started = true;
+                    u.StartOrder = ++_starts;
+                    _events.Add(new StreamEvent { Utterance = u.Id, Name = "started", Time = 0 });
+                    // A recorded line whose stream has ended gives way to the next line (its
+                    // engine may never report the very last frame).
+                    foreach (var other in _queue) if (other.External && other.Ended && other.Started) { FinishPlayback(other); break; }
+                }
                 return true;
             }
             return false;
         }
 
-        void Finish(Utterance u)
+        void FinishPlayback(Utterance u)
         {
-            _events.Add(new StreamEvent { Utterance = u.Id, Name = u.Status == "interrupted" ? "interrupted" : "finished",
-                                          Time = u.Playhead / u.SampleRate });
             DueEvents(u, double.MaxValue);
+            Stopped(u, u.Status == "interrupted" ? "interrupted" : "finished");
             _queue.Remove(u);
             if (_current == u) _current = null;
+            if (_draining == u) _draining = null;
         }
 
         // -- main thread ----------------------------------------------------------------------------
@@ -225,16 +296,34 @@ namespace Avbridge.Core.Streaming
         {
             lock (_lock)
             {
-                _externalId = utterance;
-                _externalSeconds = seconds;
                 var u = Find(utterance);
-                if (u != null && !u.Started) { u.Started = true; _events.Add(new StreamEvent { Utterance = u.Id, Name = "started" }); }
+                if (u == null || u.HasAudio) return;
+                u.External = true;
+                u.ExternalSeconds = seconds;
+                if (!u.Started)
+                {
+                    u.Started = true;
+                    u.StartOrder = ++_starts;
+                    u.LastCovered = Clock();
+                    _events.Add(new StreamEvent { Utterance = u.Id, Name = "started" });
+                }
             }
         }
 
-        /// <summary>Write the frame at the playhead into `frame` (63 floats): interpolated between
-        /// the two nearest frames while speaking, easing to neutral otherwise. `deltaTime` is the
-        /// time since the previous call, in seconds.</summary>
+        /// <summary>The engine stopped playing `utterance` (its AudioSource finished, the microphone
+        /// was muted): the line is over here whatever the stream says, and the face lets go.</summary>
+        public void FinishExternal(string utterance)
+        {
+            lock (_lock)
+            {
+                var u = Find(utterance);
+                if (u != null && !u.HasAudio) FinishPlayback(u);
+            }
+        }
+
+        /// <summary>Write the frame at the heard position into `frame` (63 floats): interpolated
+        /// between the two nearest frames while speaking, easing to idle or neutral otherwise.
+        /// `deltaTime` is the time since the previous call, in seconds.</summary>
         public bool SampleFrame(float[] frame, double deltaTime) { return SampleFrame(frame, deltaTime, double.NaN); }
 
         /// <summary>As above; `sessionTime` (from clock sync; NaN if unknown) places idle frames.</summary>
@@ -242,21 +331,23 @@ namespace Avbridge.Core.Streaming
         {
             lock (_lock)
             {
-                Utterance u = _externalId != null ? Find(_externalId) : _current;
-                double seconds = _externalId != null ? _externalSeconds : (u != null ? u.Playhead / u.SampleRate : 0);
+                double now = Clock();
                 bool speaking = false;
+                double seconds;
+                var u = Shown(now, out seconds);
                 if (u != null)
                 {
-                    int available = (int)Math.Min(u.Frames.Count, u.FrameLimit);
+                    long available = Math.Min(u.Frames.End, u.FrameLimit);
                     double position = seconds * u.Fps;
-                    if (available > 0 && position < available)
+                    long i = Math.Max(u.Frames.First, (long)position);
+                    if (available > u.Frames.First && position < available)
                     {
-                        int i = Math.Max(0, (int)position);
-                        int j = Math.Min(i + 1, available - 1);
+                        long j = Math.Min(i + 1, available - 1);
                         Interpolate(u.Frames[i], u.Frames[j], (float)(position - i), _shown);
+                        u.LastCovered = now;
                         speaking = true;
                     }
-                    else if (available > 0 && !u.Ended)
+                    else if (available > u.Frames.First && !u.Ended && now - u.LastCovered < HoldLateSeconds)
                     {
                         // Frames are late (a network hiccup): hold the last one rather than
                         // relaxing the face mid-word; the playhead catches up when they arrive.
@@ -264,22 +355,57 @@ namespace Avbridge.Core.Streaming
                         speaking = true;
                     }
                     DueEvents(u, seconds);
-                    if (_externalId != null && u.Ended && position >= Math.Min(u.Frames.Count, u.FrameLimit))
-                    {
-                        Finish(u);
-                        _externalId = null;
-                    }
+                    // A second behind the playhead is all that is kept (an endless microphone line).
+                    u.Frames.DropBefore(Math.Min((long)position, available) - (long)u.Fps);
+                    if (u.External && u.Ended && position >= available - 1.5) FinishPlayback(u);
                 }
                 if (!speaking)
                 {
                     // Between lines: the idle stream if there is one, else neutral; reached smoothly.
-                    var target = IdleFrameAt(sessionTime) ?? Neutral();
+                    var target = IdleFrameAt(sessionTime) ? _idleScratch : NeutralFrame;
                     float k = (float)(1 - Math.Exp(-Math.Max(deltaTime, 0) / EaseSeconds));
                     Interpolate(_shown, target, k, _shown);
                 }
                 Array.Copy(_shown, frame, FrameWidth);
                 return speaking;
             }
+        }
+
+        /// <summary>The utterance being heard now and how far into it, in seconds: the engine's
+        /// speech or ours, whichever started last.</summary>
+        Utterance Shown(double now, out double seconds)
+        {
+            seconds = 0;
+            Utterance best = null;
+            double audioNow = AudioNow(now);
+            foreach (var u in _queue)
+            {
+                if (!u.Started) continue;
+                double s;
+                if (u.External) s = u.ExternalSeconds;
+                else
+                {
+                    double position;
+                    if (!_heard.TryGet(u, audioNow, out position)) continue;
+                    s = position / u.SampleRate;
+                }
+                if (best == null || u.StartOrder > best.StartOrder) { best = u; seconds = s; }
+            }
+            if (_draining != null && (best == null || _draining.StartOrder > best.StartOrder))
+            {
+                double position;
+                if (_heard.TryGet(_draining, audioNow, out position)) { best = _draining; seconds = position / _draining.SampleRate; }
+            }
+            return best;
+        }
+
+        /// <summary>The audio clock now: the last read, moved on by the wall clock since, but not
+        /// past two buffers (when the audio stops, so does the face).</summary>
+        double AudioNow(double wallNow)
+        {
+            if (double.IsNaN(_wallAtRead)) return _audioClock;
+            double ahead = Math.Min(Math.Max(0, wallNow - _wallAtRead), 2 * _lastBufferSeconds);
+            return _audioClock - _lastBufferSeconds + ahead;
         }
 
         /// <summary>Events whose time the playhead has passed, in order.</summary>
@@ -292,10 +418,22 @@ namespace Avbridge.Core.Streaming
             }
         }
 
-        public bool IsSpeaking { get { lock (_lock) return _current != null || _externalId != null; } }
+        /// <summary>A line has started and not finished (it may be waiting out an underrun).</summary>
+        public bool IsSpeaking
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    foreach (var u in _queue) if (u.Started) return true;
+                    return false;
+                }
+            }
+        }
 
         public int QueuedUtterances { get { lock (_lock) return _queue.Count; } }
 
+        /// <summary>Seconds of speech received and not yet played.</summary>
         public double BufferedSeconds
         {
             get
@@ -304,13 +442,38 @@ namespace Avbridge.Core.Streaming
                 {
                     double total = 0;
                     foreach (var u in _queue)
-                        if (u.HasAudio) total += (Math.Min(u.AudioWritten, u.SampleLimit) - u.Playhead) / u.SampleRate;
+                        if (u.HasAudio) total += (Math.Min(u.Audio.Written, u.SampleLimit) - u.Playhead) / u.SampleRate;
                     return total;
                 }
             }
         }
 
+        /// <summary>Frames and audio blocks held now, over every utterance (memory checks).</summary>
+        public int HeldFrames { get { lock (_lock) { int n = 0; foreach (var u in _queue) n += u.Frames.Held; foreach (var u in _idle) n += u.Frames.Held; return n; } } }
+        public int HeldAudioBlocks { get { lock (_lock) { int n = 0; foreach (var u in _queue) n += u.Audio.BlocksHeld; return n; } } }
+
         // -- helpers ------------------------------------------------------------------------------
+        static readonly float[] NeutralFrame = Neutral();
+
+        Utterance NewUtterance(string id, int sampleRate, double fps, bool hasAudio)
+        {
+            return new Utterance { Id = id, SampleRate = sampleRate, Fps = fps, HasAudio = hasAudio,
+                                   Audio = new SampleBlocks(_blocks), Frames = new FrameStore(_framePool) };
+        }
+
+        void Stopped(Utterance u, string how)
+        {
+            _events.Add(new StreamEvent { Utterance = u.Id, Name = how, Time = u.HasAudio && u.SampleRate > 0 ? u.Playhead / u.SampleRate : u.ExternalSeconds });
+            _heard.Forget(u);
+            Release(u);
+        }
+
+        static void Release(Utterance u)
+        {
+            u.Audio.ReleaseAll();
+            u.Frames.DropAll();
+        }
+
         void DueEvents(Utterance u, double seconds)
         {
             while (u.NextEvent < u.Events.Count && u.Events[u.NextEvent].Time <= seconds)
@@ -333,65 +496,40 @@ namespace Avbridge.Core.Streaming
             return null;
         }
 
-        /// <summary>The idle frame at `sessionTime`, or null; drops idle frames (and ended idle
-        /// streams) that the clock has passed, so a long silence costs no memory.</summary>
-        float[] IdleFrameAt(double sessionTime)
+        /// <summary>The idle frame at `sessionTime` into the scratch frame; false if none. Drops
+        /// idle frames (and ended idle streams) that the clock has passed, so a long silence costs
+        /// no memory.</summary>
+        bool IdleFrameAt(double sessionTime)
         {
-            if (double.IsNaN(sessionTime)) return null;
-            float[] result = null;
+            if (double.IsNaN(sessionTime)) return false;
+            bool found = false;
             for (int n = _idle.Count - 1; n >= 0; n--)
             {
                 var u = _idle[n];
                 double position = (sessionTime - u.StartTime) * u.Fps;
-                long end = Math.Min(u.FrameOffset + u.Frames.Count, u.FrameLimit);
-                if (u.Ended && position >= end) { _idle.RemoveAt(n); continue; }
-                if (result != null || position < 0) continue;
+                long end = Math.Min(u.Frames.End, u.FrameLimit);
+                if (u.Ended && position >= end) { Release(u); _idle.RemoveAt(n); continue; }
+                if (found || position < 0) continue;
                 long i = (long)position;
-                if (i - u.FrameOffset > 60)   // keep a second behind the playhead
+                u.Frames.DropBefore(Math.Min(i, u.Frames.End) - (long)u.Fps);   // keep a second behind
+                if (i < end && i >= u.Frames.First)
                 {
-                    int drop = (int)Math.Min(i - u.FrameOffset - 60, u.Frames.Count);
-                    u.Frames.RemoveRange(0, drop);
-                    u.FrameOffset += drop;
-                }
-                if (i < end && i >= u.FrameOffset && u.Frames.Count > 0)
-                {
-                    var a = u.Frames[(int)(i - u.FrameOffset)];
-                    var b = u.Frames[(int)Math.Min(i + 1 - u.FrameOffset, Math.Min(end - u.FrameOffset, u.Frames.Count) - 1)];
-                    result = new float[FrameWidth];
-                    Interpolate(a, b, (float)(position - i), result);
+                    Interpolate(u.Frames[i], u.Frames[Math.Min(i + 1, end - 1)], (float)(position - i), _idleScratch);
+                    found = true;
                 }
             }
-            return result;
-        }
-
-        static void EnsureCapacity(Utterance u, long needed)
-        {
-            if (needed <= u.Audio.Length) return;
-            var bigger = new float[Math.Max(needed, u.Audio.Length * 2 + 4096)];
-            Array.Copy(u.Audio, bigger, u.AudioWritten);
-            u.Audio = bigger;
+            return found;
         }
 
         /// <summary>Linear blend of two frames; the head quaternion is blended and renormalised
         /// (close enough to slerp for the small steps between frames).</summary>
         public static void Interpolate(float[] a, float[] b, float t, float[] result)
         {
-            for (int k = 0; k < FrameWidth; k++) result[k] = a[k] + (b[k] - a[k]) * t;
-            float dot = a[52] * b[52] + a[53] * b[53] + a[54] * b[54] + a[55] * b[55];
-            if (dot < 0)   // take the short way round
-                for (int k = 52; k < 56; k++) result[k] = a[k] + (-b[k] - a[k]) * t;
+            // `result` may be `a`: the sign is taken before anything is written.
+            float sign = a[52] * b[52] + a[53] * b[53] + a[54] * b[54] + a[55] * b[55] < 0 ? -1f : 1f;   // the short way round
+            for (int k = 0; k < FrameWidth; k++) result[k] = a[k] + ((k >= 52 && k < 56 ? sign : 1f) * b[k] - a[k]) * t;
             float norm = (float)Math.Sqrt(result[52] * result[52] + result[53] * result[53] + result[54] * result[54] + result[55] * result[55]);
             if (norm > 1e-6f) for (int k = 52; k < 56; k++) result[k] /= norm;
-        }
-
-        static void SwapFloats(float[] frame)
-        {
-            for (int i = 0; i < frame.Length; i++)
-            {
-                var bytes = BitConverter.GetBytes(frame[i]);
-                Array.Reverse(bytes);
-                frame[i] = BitConverter.ToSingle(bytes, 0);
-            }
         }
     }
 }

@@ -25,6 +25,9 @@ namespace Avbridge.Core.Streaming
 
         public bool HasEstimate { get { return _samples.Count > 0; } }
 
+        /// <summary>Forget every sample: a new session (after a reconnect) has a new clock.</summary>
+        public void Reset() { _samples.Clear(); }
+
         /// <summary>Local time minus session time, from the fastest round trip kept.</summary>
         public double Offset
         {

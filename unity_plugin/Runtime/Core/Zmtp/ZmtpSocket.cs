@@ -9,6 +9,11 @@
 // socket type completes the handshake and is then closed silently (so we check the peer's
 // Socket-Type ourselves and say so); it never reconnects for us; a duplicate Identity is dropped
 // (so each connection makes a new one).
+//
+// Threads: one reads (and reconnects), one writes. A send only queues the message, so a stalled
+// server or a full TCP window never blocks the game's main thread; the queue is bounded and a full
+// one is an error, not a wait. Every wait (connect, backoff) ends at once on Dispose, so closing a
+// socket whose server is down costs the main thread nothing (10 NPCs on a scene change).
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -31,6 +36,11 @@ namespace Avbridge.Core.Zmtp
         public int ReconnectMaxMs = 5000;
         public long MaxFrameBytes = 64L * 1024 * 1024;
         public int MaxQueuedMessages = 100000;
+        /// <summary>Bytes waiting to be written before TrySend refuses more (the server stopped reading).</summary>
+        public int MaxQueuedSendBytes = 8 * 1024 * 1024;
+        /// <summary>How long Dispose waits for the socket's threads, which end within a millisecond or
+        /// two once woken; a cap, not a sleep.</summary>
+        public int DisposeWaitMs = 200;
     }
 
     public sealed class ZmtpSocket : IDisposable
@@ -45,7 +55,13 @@ namespace Avbridge.Core.Zmtp
         readonly object _writeLock = new object();
         readonly Queue<List<byte[]>> _inbox = new Queue<List<byte[]>>();
         readonly List<byte[]> _subscriptions = new List<byte[]>();
-        readonly Thread _thread;
+        readonly Thread _thread, _writer;
+        readonly ManualResetEvent _wake = new ManualResetEvent(false);     // set by Dispose: ends every wait
+        readonly AutoResetEvent _sendSignal = new AutoResetEvent(false);
+        readonly Queue<byte[]> _sendQueue = new Queue<byte[]>();           // whole wire messages
+        int _queuedSendBytes;                                               // under _sendQueue
+        readonly byte[] _header = new byte[9];                              // read buffer for frame headers
+        volatile Stream _connectedStream;                                   // set once the handshake is done
         volatile bool _closing;
         volatile ZmtpState _state = ZmtpState.Connecting;
         TcpClient _tcp;
@@ -56,8 +72,18 @@ namespace Avbridge.Core.Zmtp
         /// <summary>Raised on the socket's own thread when the state changes; keep handlers short.</summary>
         public event Action<ZmtpState, string> StateChanged;
 
-        /// <summary>Optional: called on the socket's own thread for each message instead of queueing it.</summary>
+        /// <summary>Optional: called on the socket's own thread for each message instead of queueing it.
+        /// The list is reused for the next message: keep the arrays, not the list.</summary>
         public Action<List<byte[]>> OnMessage;
+
+        /// <summary>Optional: where frame bodies come from, so that a consumer that copies them out
+        /// can hand them back (FramePool.Return) and the stream allocates nothing in steady state.</summary>
+        public FramePool Pool;
+
+        /// <summary>Bytes allocated on the socket's read thread so far, or -1 unless
+        /// AllocationProbe is enabled (benchmarks).</summary>
+        public long ReadThreadAllocatedBytes { get { return Interlocked.Read(ref _readAllocated); } }
+        long _readAllocated = -1;
 
         public ZmtpState State { get { return _state; } }
         public string LastError { get; private set; }
@@ -70,7 +96,9 @@ namespace Avbridge.Core.Zmtp
             _options = options ?? new ZmtpOptions();
             ParseEndpoint(endpoint, out _host, out _port);
             _thread = new Thread(Run) { IsBackground = true, Name = "avbridge-zmtp-" + type };
+            _writer = new Thread(WriteLoop) { IsBackground = true, Name = "avbridge-zmtp-send-" + type };
             _thread.Start();
+            _writer.Start();
         }
 
         /// <summary>tcp://host:port only; anything else is refused here with a clear message.</summary>
@@ -97,7 +125,7 @@ namespace Avbridge.Core.Zmtp
                 if (DateTime.UtcNow > deadline)
                     throw new TimeoutException("could not connect to " + Endpoint + " in " + timeoutMs + " ms"
                                                + (LastError != null ? ": " + LastError : ""));
-                Thread.Sleep(5);
+                if (_wake.WaitOne(5)) throw new ObjectDisposedException("ZmtpSocket");
             }
         }
 
@@ -107,26 +135,57 @@ namespace Avbridge.Core.Zmtp
             if (_state == ZmtpState.Connected) SendSubscription(prefix);
         }
 
-        /// <summary>Send one multipart message; false when not connected (nothing is queued: the
-        /// server forgets a client's state when the connection drops, so stale requests would mislead).</summary>
+        /// <summary>Queue one multipart message for the writer thread; false when not connected
+        /// (nothing is queued across a reconnect: the server forgets a client's state when the
+        /// connection drops, so stale requests would mislead) or when the send queue is full.</summary>
         public bool TrySend(IList<byte[]> frames)
         {
             if (_state != ZmtpState.Connected) return false;
-            try
+            long total = 0;
+            for (int i = 0; i < frames.Count; i++) total += (frames[i].LongLength > 255 ? 9 : 2) + frames[i].LongLength;
+            if (total > _options.MaxQueuedSendBytes)
             {
-                lock (_writeLock)
-                {
-                    for (int i = 0; i < frames.Count; i++) WriteFrame(frames[i], i < frames.Count - 1 ? FlagMore : (byte)0);
-                    _stream.Flush();
-                }
-                return true;
-            }
-            catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException || ex is NullReferenceException)
-            {
-                Drop("send failed: " + ex.Message);
+                LastError = "a message of " + total + " bytes is over the " + _options.MaxQueuedSendBytes + "-byte send queue";
                 return false;
             }
+            // One array per message, so the writer makes one write call for it (not one per header byte).
+            var wire = new byte[total];
+            int pos = 0;
+            for (int i = 0; i < frames.Count; i++) pos = PutFrame(wire, pos, frames[i], i < frames.Count - 1 ? FlagMore : (byte)0);
+            return Enqueue(wire);
         }
+
+        bool Enqueue(byte[] wire)
+        {
+            lock (_sendQueue)
+            {
+                if (_queuedSendBytes + wire.Length > _options.MaxQueuedSendBytes)
+                {
+                    LastError = "send queue full (" + _queuedSendBytes + " bytes): " + Endpoint + " is not reading";
+                    return false;
+                }
+                _sendQueue.Enqueue(wire);
+                _queuedSendBytes += wire.Length;
+            }
+            _sendSignal.Set();
+            return true;
+        }
+
+        /// <summary>Wait up to `timeoutMs` for the queued messages to be written (a last `close`
+        /// before Dispose); false if they were not.</summary>
+        public bool Flush(int timeoutMs)
+        {
+            var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+            while (QueuedSendBytes > 0)
+            {
+                if (_state != ZmtpState.Connected || DateTime.UtcNow > deadline) return false;
+                Thread.Sleep(1);
+            }
+            return true;
+        }
+
+        /// <summary>Bytes queued and not yet written.</summary>
+        public int QueuedSendBytes { get { lock (_sendQueue) return _queuedSendBytes; } }
 
         /// <summary>The next received message, waiting up to timeoutMs (0: do not wait).</summary>
         public bool TryReceive(out List<byte[]> message, int timeoutMs)
@@ -143,22 +202,68 @@ namespace Avbridge.Core.Zmtp
         public void Dispose()
         {
             _closing = true;
+            _wake.Set();
+            _sendSignal.Set();
             CloseTransport();
-            if (Thread.CurrentThread != _thread) _thread.Join(2000);
+            if (Thread.CurrentThread != _thread) _thread.Join(_options.DisposeWaitMs);
+            if (Thread.CurrentThread != _writer) _writer.Join(_options.DisposeWaitMs);
             SetState(ZmtpState.Closed, null);
+        }
+
+        // -- the writer thread --------------------------------------------------------------------
+        void WriteLoop()
+        {
+            while (!_closing)
+            {
+                _sendSignal.WaitOne();
+                while (!_closing)
+                {
+                    var stream = _connectedStream;
+                    byte[] wire;
+                    lock (_sendQueue)
+                    {
+                        if (stream == null || _sendQueue.Count == 0) break;
+                        wire = _sendQueue.Dequeue();
+                        _queuedSendBytes -= wire.Length;
+                    }
+                    try
+                    {
+                        stream.Write(wire, 0, wire.Length);
+                    }
+                    catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException || ex is InvalidOperationException)
+                    {
+                        Drop("send failed: " + ex.Message);
+                        break;
+                    }
+                }
+            }
+        }
+
+        void ClearSendQueue()
+        {
+            lock (_sendQueue)
+            {
+                _sendQueue.Clear();
+                _queuedSendBytes = 0;
+            }
         }
 
         // -- the connection thread ----------------------------------------------------------------
         void Run()
         {
             int backoff = _options.ReconnectMinMs;
+            AllocationProbe.Start(ref _readAllocated);
             while (!_closing)
             {
-                SetState(ZmtpState.Connecting, null);
+                // Failed retries after a drop stay Disconnected: one Disconnected event per outage.
+                if (_state != ZmtpState.Disconnected) SetState(ZmtpState.Connecting, null);
+                bool wasConnected = false;
                 try
                 {
                     Open();
                     backoff = _options.ReconnectMinMs;
+                    wasConnected = true;
+                    _connectedStream = _stream;
                     SetState(ZmtpState.Connected, null);
                     lock (_subscriptions) foreach (var s in _subscriptions) SendSubscription(s);
                     ReadLoop();
@@ -168,11 +273,13 @@ namespace Avbridge.Core.Zmtp
                     if (_closing) break;
                     LastError = Describe(ex);
                 }
+                _connectedStream = null;
                 CloseTransport();
+                ClearSendQueue();
                 if (_closing) break;
-                SetState(ZmtpState.Disconnected, LastError);
+                if (wasConnected || _state == ZmtpState.Connected) SetState(ZmtpState.Disconnected, LastError);
                 Interlocked.Increment(ref _reconnects);
-                Thread.Sleep(backoff);
+                if (_wake.WaitOne(backoff)) break;   // Dispose ends the backoff at once
                 backoff = Math.Min(backoff * 2, _options.ReconnectMaxMs);
             }
         }
@@ -181,14 +288,20 @@ namespace Avbridge.Core.Zmtp
         {
             var tcp = new TcpClient { NoDelay = true };
             var connecting = tcp.BeginConnect(_host, _port, null, null);
-            if (!connecting.AsyncWaitHandle.WaitOne(_options.ConnectTimeoutMs))
+            int which = WaitHandle.WaitAny(new[] { connecting.AsyncWaitHandle, _wake }, _options.ConnectTimeoutMs);
+            if (which != 0)
             {
                 tcp.Close();
+                if (_closing) throw new IOException("closing");
                 throw new TimeoutException("no answer from " + Endpoint + " in " + _options.ConnectTimeoutMs + " ms");
             }
             tcp.EndConnect(connecting);
             tcp.ReceiveTimeout = Math.Max(50, _options.HeartbeatIntervalMs / 2);
+            // Writes may block only the writer thread, and not for ever: a peer that stops reading
+            // for this long is as dead as one that stops answering heartbeats.
+            tcp.SendTimeout = _options.HeartbeatTimeoutMs;
             _tcp = tcp;
+            if (_closing) { tcp.Close(); throw new IOException("closing"); }
             _stream = tcp.GetStream();
             _handshakeDeadline = DateTime.UtcNow.AddMilliseconds(_options.ConnectTimeoutMs);
             Handshake();
@@ -223,7 +336,10 @@ namespace Avbridge.Core.Zmtp
                 Buffer.BlockCopy(Guid.NewGuid().ToByteArray(), 0, identity, 1, 8);
                 WriteProperty(ready, "Identity", identity);
             }
-            lock (_writeLock) { WriteFrame(ready.ToArray(), FlagCommand); _stream.Flush(); }
+            var readyBody = ready.ToArray();
+            var readyWire = new byte[readyBody.Length + 9];
+            int readyLength = PutFrame(readyWire, 0, readyBody, FlagCommand);
+            lock (_writeLock) { _stream.Write(readyWire, 0, readyLength); _stream.Flush(); }
             byte flags;
             var body = ReadFrame(out flags, true);
             if ((flags & FlagCommand) == 0) throw new IOException(Endpoint + " sent data before its READY");
@@ -269,14 +385,22 @@ namespace Avbridge.Core.Zmtp
                 }
                 parts.Add(body);
                 if ((flags & FlagMore) != 0) continue;
-                var message = parts;
-                parts = new List<byte[]>();
-                if (OnMessage != null) { OnMessage(message); continue; }
-                lock (_inbox)
+                if (OnMessage != null)
                 {
-                    if (_inbox.Count < _options.MaxQueuedMessages) _inbox.Enqueue(message);
-                    Monitor.PulseAll(_inbox);
+                    OnMessage(parts);
+                    parts.Clear();
                 }
+                else
+                {
+                    var message = parts;
+                    parts = new List<byte[]>();
+                    lock (_inbox)
+                    {
+                        if (_inbox.Count < _options.MaxQueuedMessages) _inbox.Enqueue(message);
+                        Monitor.PulseAll(_inbox);
+                    }
+                }
+                AllocationProbe.Sample(ref _readAllocated);
                 if ((now - lastPing).TotalMilliseconds >= _options.HeartbeatIntervalMs)
                 {
                     SendPing();
@@ -293,10 +417,11 @@ namespace Avbridge.Core.Zmtp
                 // PING: name, 2-byte TTL, then up to 16 bytes of context that PONG must echo.
                 int contextStart = 1 + 4 + 2;
                 int contextLength = Math.Max(0, body.Length - contextStart);
-                var pong = new MemoryStream();
-                WriteCommandName(pong, "PONG");
-                if (contextLength > 0) pong.Write(body, contextStart, contextLength);
-                lock (_writeLock) { WriteFrame(pong.ToArray(), FlagCommand); _stream.Flush(); }
+                var pong = new byte[1 + 4 + contextLength];
+                pong[0] = 4;
+                pong[1] = (byte)'P'; pong[2] = (byte)'O'; pong[3] = (byte)'N'; pong[4] = (byte)'G';
+                if (contextLength > 0) Buffer.BlockCopy(body, contextStart, pong, 5, contextLength);
+                SendCommand(pong);
             }
             else if (name == "ERROR")
             {
@@ -307,12 +432,15 @@ namespace Avbridge.Core.Zmtp
 
         void SendPing()
         {
-            var ping = new MemoryStream();
-            WriteCommandName(ping, "PING");
             int ttlDeciseconds = _options.HeartbeatTimeoutMs / 100;
-            ping.WriteByte((byte)(ttlDeciseconds >> 8));
-            ping.WriteByte((byte)ttlDeciseconds);
-            lock (_writeLock) { WriteFrame(ping.ToArray(), FlagCommand); _stream.Flush(); }
+            SendCommand(new byte[] { 4, (byte)'P', (byte)'I', (byte)'N', (byte)'G', (byte)(ttlDeciseconds >> 8), (byte)ttlDeciseconds });
+        }
+
+        void SendCommand(byte[] body)
+        {
+            var wire = new byte[body.Length + 2];
+            PutFrame(wire, 0, body, FlagCommand);
+            Enqueue(wire);
         }
 
         void SendSubscription(byte[] prefix)
@@ -325,70 +453,80 @@ namespace Avbridge.Core.Zmtp
         }
 
         // -- framing ----------------------------------------------------------------------------------
-        void WriteFrame(byte[] body, byte flags)
+        /// <summary>Write one frame (flags, size, body) into `wire` at `pos`; returns the end.</summary>
+        static int PutFrame(byte[] wire, int pos, byte[] body, byte flags)
         {
             if (body.LongLength > 255)
             {
-                var header = new byte[9];
-                header[0] = (byte)(flags | FlagLong);
+                wire[pos++] = (byte)(flags | FlagLong);
                 ulong n = (ulong)body.LongLength;
-                for (int i = 0; i < 8; i++) header[1 + i] = (byte)(n >> (56 - 8 * i));
-                _stream.Write(header, 0, 9);
+                for (int i = 0; i < 8; i++) wire[pos++] = (byte)(n >> (56 - 8 * i));
             }
             else
             {
-                _stream.WriteByte(flags);
-                _stream.WriteByte((byte)body.Length);
+                wire[pos++] = flags;
+                wire[pos++] = (byte)body.Length;
             }
-            _stream.Write(body, 0, body.Length);
+            Buffer.BlockCopy(body, 0, wire, pos, body.Length);
+            return pos + body.Length;
         }
 
         /// <summary>One frame, or null if the read timed out before its first byte (heartbeat tick).</summary>
         byte[] ReadFrame(out byte flags, bool block)
         {
-            var first = ReadExactly(1, block);
             flags = 0;
-            if (first == null) return null;
-            flags = first[0];
+            if (!ReadInto(_header, 0, 1, block)) return null;
+            flags = _header[0];
             long size;
             if ((flags & FlagLong) != 0)
             {
-                var n = ReadExactly(8, true);
+                ReadInto(_header, 1, 8, true);
                 size = 0;
-                for (int i = 0; i < 8; i++) size = (size << 8) | n[i];
+                for (int i = 0; i < 8; i++) size = (size << 8) | _header[1 + i];
             }
             else
             {
-                size = ReadExactly(1, true)[0];
+                ReadInto(_header, 1, 1, true);
+                size = _header[1];
             }
             if (size < 0 || size > _options.MaxFrameBytes)
                 throw new IOException("a frame of " + size + " bytes from " + Endpoint + " is over the " + _options.MaxFrameBytes + "-byte cap");
-            return ReadExactly((int)size, true);
+            var pool = Pool;
+            var body = pool != null && (flags & FlagCommand) == 0 ? pool.Rent((int)size) : new byte[size];
+            ReadInto(body, 0, (int)size, true);
+            return body;
         }
 
         byte[] ReadExactly(int count, bool block)
         {
             var buffer = new byte[count];
+            return ReadInto(buffer, 0, count, block) ? buffer : null;
+        }
+
+        /// <summary>Fill buffer[offset..offset+count); false if the read timed out before its first
+        /// byte and `block` is false (a heartbeat tick).</summary>
+        bool ReadInto(byte[] buffer, int offset, int count, bool block)
+        {
             int got = 0;
             while (got < count)
             {
                 int n;
                 try
                 {
-                    n = _stream.Read(buffer, got, count - got);
+                    n = _stream.Read(buffer, offset + got, count - got);
                 }
                 catch (IOException ex) when (IsTimeout(ex))
                 {
                     if (_closing) throw new IOException("closing");
                     if (DateTime.UtcNow > _handshakeDeadline)
                         throw new IOException(Endpoint + " accepted the connection but did not answer the ZMTP greeting (not a ZeroMQ socket?)");
-                    if (got == 0 && !block) return null;
+                    if (got == 0 && !block) return false;
                     continue;   // mid-frame: keep waiting for the rest
                 }
                 if (n == 0) throw new IOException(Endpoint + " closed the connection");
                 got += n;
             }
-            return buffer;
+            return true;
         }
 
         static bool IsTimeout(IOException ex)
@@ -450,6 +588,7 @@ namespace Avbridge.Core.Zmtp
 
         void CloseTransport()
         {
+            _connectedStream = null;
             var tcp = _tcp;
             _tcp = null;
             try { if (tcp != null) tcp.Close(); } catch (Exception) { }
