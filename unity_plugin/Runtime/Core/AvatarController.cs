@@ -133,6 +133,7 @@ namespace Avbridge.Core
         {
             Call(() => Link.Interrupt(), null);
             SettleAll(SpeechState.Interrupted);
+            FlushSettled();
         }
 
         public void SetEmotion(string emotion, double intensity = 0.7) { Call(() => Link.SetEmotion(emotion, intensity), null); }
