@@ -25,6 +25,8 @@ static class Bench
         double seconds = args.Length > 2 ? double.Parse(args[2]) : 10;
         DecodeThroughput();
         Latency(endpoint, sessions, seconds);
+        UnityPathBench.Run(endpoint, 4, Math.Max(5, seconds), Environment.GetEnvironmentVariable("AVBRIDGE_PYTHON"),
+                           Environment.GetEnvironmentVariable("AVBRIDGE_REPO"));
     }
 
     static void DecodeThroughput()

@@ -356,6 +356,15 @@ namespace Avbridge.Core
                 _pool.Return(frames[1]);
                 return;
             }
+            if (MessageReceived == null && frames.Count == 1 && _streamHeader.TryReadEvent(frames[0]))
+            {
+                var h = _streamHeader;
+                double start;
+                lock (_lock) _utteranceStarts.TryGetValue(h.Utterance, out start);
+                Stream.AddEvent(h.Utterance, h.Name, h.Text, h.Time - start);
+                _pool.Return(frames[0]);
+                return;
+            }
             Message m;
             try
             {

@@ -11,23 +11,70 @@ using System.Text;
 
 namespace Avbridge.Core.Protocol
 {
+    /// <summary>Strings made from UTF-8 bytes, the last few kept so a repeat makes none.</summary>
+    sealed class StringCache
+    {
+        static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, true);
+        readonly byte[][] _bytes;
+        readonly string[] _strings;
+        int _next;
+
+        public StringCache(int size) { _bytes = new byte[size][]; _strings = new string[size]; }
+
+        /// <summary>The string, or null if the bytes are not UTF-8 (the general path says so).</summary>
+        public string Get(byte[] data, int start, int length)
+        {
+            for (int k = 0; k < _strings.Length; k++)
+            {
+                var known = _bytes[k];
+                if (known == null || known.Length != length) continue;
+                bool same = true;
+                for (int i = 0; i < length && same; i++) same = known[i] == data[start + i];
+                if (same) return _strings[k];
+            }
+            string value;
+            try { value = StrictUtf8.GetString(data, start, length); }
+            catch (ArgumentException) { return null; }
+            var bytes = new byte[length];
+            Buffer.BlockCopy(data, start, bytes, 0, length);
+            _bytes[_next] = bytes;
+            _strings[_next] = value;
+            _next = (_next + 1) % _strings.Length;
+            return value;
+        }
+    }
+
     public sealed class StreamHeader
     {
-        public bool IsAudio;            // else frames
+        public bool IsAudio;            // else frames (or, with IsEvent, an event)
+        public bool IsEvent;
+        public string Name, Text;       // events: the name, and the word / phoneme / emotion (or null)
         public string Utterance;
         public double Time;
         public long Offset;             // audio: first sample
         public long First, Count;       // frames
 
-        readonly byte[][] _idBytes = new byte[4][];
-        readonly string[] _ids = new string[4];
-        int _nextId;
+        readonly StringCache _ids = new StringCache(4);
+        readonly StringCache _words = new StringCache(64);   // phonemes, event names, emotions repeat
+
+        /// <summary>An `event` (no bulk frame) read the same way: true when valid.</summary>
+        public bool TryReadEvent(byte[] header)
+        {
+            return Read(header, null, true);
+        }
 
         /// <summary>True when `header` (with `bulk`, its one bulk frame) is a valid audio or frames
         /// message; its fields are then in this object.</summary>
         public bool TryRead(byte[] header, byte[] bulk)
         {
+            return bulk != null && Read(header, bulk, false);
+        }
+
+        bool Read(byte[] header, byte[] bulk, bool eventOnly)
+        {
             int pos = 0;
+            IsEvent = false;
+            Name = Text = null;
             int n;
             if (header.Length == 0) return false;
             byte b = header[pos++];
@@ -45,7 +92,8 @@ namespace Avbridge.Core.Protocol
                 {
                     int s, l;
                     if (haveType || !Str(header, ref pos, out s, out l)) return false;
-                    if (Is(header, s, l, "audio")) IsAudio = true;
+                    if (eventOnly) { if (!Is(header, s, l, "event")) return false; IsEvent = true; }
+                    else if (Is(header, s, l, "audio")) IsAudio = true;
                     else if (Is(header, s, l, "frames")) IsAudio = false;
                     else return false;
                     haveType = true;
@@ -56,7 +104,7 @@ namespace Avbridge.Core.Protocol
                 {
                     int s, l;
                     if (haveUtt || !Str(header, ref pos, out s, out l)) return false;
-                    Utterance = Intern(header, s, l);
+                    Utterance = _ids.Get(header, s, l);
                     if (Utterance == null) return false;
                     haveUtt = true;
                 }
@@ -64,9 +112,32 @@ namespace Avbridge.Core.Protocol
                 else if (Is(header, keyStart, keyLength, "offset")) { if (haveOffset || !UInt(header, ref pos, out Offset)) return false; haveOffset = true; }
                 else if (Is(header, keyStart, keyLength, "first")) { if (haveFirst || !UInt(header, ref pos, out First)) return false; haveFirst = true; }
                 else if (Is(header, keyStart, keyLength, "count")) { if (haveCount || !UInt(header, ref pos, out Count)) return false; haveCount = true; }
+                else if (eventOnly && Is(header, keyStart, keyLength, "name"))
+                {
+                    int s, l;
+                    if (Name != null || !Str(header, ref pos, out s, out l) || (Name = _words.Get(header, s, l)) == null) return false;
+                }
+                else if (eventOnly && (Is(header, keyStart, keyLength, "text") || Is(header, keyStart, keyLength, "phoneme")))
+                {
+                    int s, l;
+                    if (Text != null || !Str(header, ref pos, out s, out l) || (Text = _words.Get(header, s, l)) == null) return false;
+                }
+                else if (eventOnly && Is(header, keyStart, keyLength, "viseme"))
+                {
+                    int s, l;
+                    if (!Str(header, ref pos, out s, out l) || _words.Get(header, s, l) == null) return false;
+                }
+                else if (eventOnly && Is(header, keyStart, keyLength, "end")) { double end; if (!Float(header, ref pos, out end)) return false; }
+                else if (eventOnly && Is(header, keyStart, keyLength, "final"))
+                {
+                    if (pos >= header.Length || (header[pos] != 0xc2 && header[pos] != 0xc3)) return false;
+                    pos++;
+                }
                 else return false;   // a field this path does not check: the general path decides
             }
-            if (pos != header.Length || !haveV || !haveType || !haveSeq || !haveSession || !haveUtt || !haveTime || bulk == null) return false;
+            if (pos != header.Length || !haveV || !haveType || !haveSeq || !haveSession || !haveUtt || !haveTime) return false;
+            if (eventOnly) return Name != null;
+            if (bulk == null) return false;
             if (bulk.Length > Schema.DefaultMaxBulkBytes) return false;
             if (IsAudio) return haveOffset && bulk.Length % 2 == 0;
             return haveFirst && haveCount && Count <= int.MaxValue / (Schema.FrameWidth * 4) && bulk.Length == Count * Schema.FrameWidth * 4;
@@ -78,30 +149,6 @@ namespace Avbridge.Core.Protocol
             for (int i = 0; i < length; i++) if (data[start + i] != name[i]) return false;
             return true;
         }
-
-        /// <summary>The id as a string, without making one when it is among the last few seen.</summary>
-        string Intern(byte[] data, int start, int length)
-        {
-            for (int k = 0; k < _ids.Length; k++)
-            {
-                var known = _idBytes[k];
-                if (known == null || known.Length != length) continue;
-                bool same = true;
-                for (int i = 0; i < length && same; i++) same = known[i] == data[start + i];
-                if (same) return _ids[k];
-            }
-            string id;
-            try { id = StrictUtf8.GetString(data, start, length); }
-            catch (ArgumentException) { return null; }   // not UTF-8: the general path says so
-            var bytes = new byte[length];
-            Buffer.BlockCopy(data, start, bytes, 0, length);
-            _idBytes[_nextId] = bytes;
-            _ids[_nextId] = id;
-            _nextId = (_nextId + 1) % _ids.Length;
-            return id;
-        }
-
-        static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, true);
 
         static bool Str(byte[] d, ref int pos, out int start, out int length)
         {
