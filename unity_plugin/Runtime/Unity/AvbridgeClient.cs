@@ -81,8 +81,9 @@ namespace Avbridge.Unity
         /// on the main thread. While the server cannot be reached it tries again every retrySeconds.</summary>
         public void Connect()
         {
-            if (Controller != null) { Controller.Connect(); return; }
             string ep = profile != null ? profile.endpoint : endpoint;
+            if (Controller != null && Controller.Endpoint == ep) { Controller.Connect(); return; }
+            if (Controller != null) Controller.Disconnect();   // the endpoint (or profile) changed: a new controller
             var options = new AvatarLinkOptions
             {
                 ClientName = "unity " + Application.unityVersion + " " + name,

@@ -24,6 +24,7 @@ namespace Avbridge.Unity
         const int ClipSeconds = 2;
         AudioClip _clip;
         MicrophoneReader _reader;
+        int _rate;                 // what the device gave (Microphone.Start may not honour sampleRate)
         string _utterance;
         Func<float[], int, bool> _getData;
 
@@ -32,7 +33,6 @@ namespace Avbridge.Unity
         void Awake()
         {
             if (client == null) client = GetComponentInParent<AvbridgeClient>();
-            _reader = new MicrophoneReader(sampleRate * ClipSeconds);
             _getData = (buffer, offset) => _clip.GetData(buffer, offset);
         }
 
@@ -67,10 +67,10 @@ namespace Avbridge.Unity
             if (_clip != null) Microphone.End(Device);
             if (_clip != null) Destroy(_clip);
             _clip = null;
-            if (client != null && _utterance != null)
+            if (client != null && _utterance != null && _reader != null)
             {
                 client.FinishPlayback(_utterance);   // the face lets go now, not when the server's end arrives
-                if (client.IsConnected && _reader.Sent > 0) client.SpeakAudio(_utterance, new short[0], 0, sampleRate, _reader.Sent, true);
+                if (client.IsConnected && _reader.Sent > 0) client.SpeakAudio(_utterance, new short[0], 0, _rate, _reader.Sent, true);
             }
             _utterance = null;
         }
@@ -82,15 +82,18 @@ namespace Avbridge.Unity
             {
                 if (!Authorized) return;
                 _clip = Microphone.Start(Device, true, ClipSeconds, sampleRate);
+                if (_clip == null) return;
+                _rate = _clip.frequency;
+                if (_reader == null || _reader.ClipSamples != _clip.samples) _reader = new MicrophoneReader(_clip.samples);
                 _reader.Restart(Microphone.GetPosition(Device));
                 _utterance = "mic-" + Guid.NewGuid().ToString("N").Substring(0, 8);
                 return;
             }
             int count;
-            var pcm = _reader.Read(Microphone.GetPosition(Device), sampleRate / 50, _getData, out count);   // 20 ms or more at a time
+            var pcm = _reader.Read(Microphone.GetPosition(Device), _rate / 50, _getData, out count);   // 20 ms or more at a time
             if (pcm == null) return;
-            client.SpeakAudio(_utterance, pcm, count, sampleRate, _reader.Sent - count, false);
-            client.ReportPlayback(_utterance, Math.Max(0, (double)_reader.Sent / sampleRate - displayDelay));
+            client.SpeakAudio(_utterance, pcm, count, _rate, _reader.Sent - count, false);
+            client.ReportPlayback(_utterance, Math.Max(0, (double)_reader.Sent / _rate - displayDelay));
         }
     }
 }
