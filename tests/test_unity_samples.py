@@ -45,7 +45,7 @@ def documents(path: Path) -> list[tuple[int, int, dict]]:
 def guids() -> dict[str, Path]:
     found = {}
     for meta in PACKAGE.rglob("*.meta"):
-        g = re.search(r"^guid: ([0-9a-f]{32})$", meta.read_text(), re.M)
+        g = re.search(r"^guid: ([0-9a-f]{32})$", meta.read_text(), re.MULTILINE)
         assert g
         found[g.group(1)] = meta.with_suffix("")
     return found

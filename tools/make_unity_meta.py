@@ -31,7 +31,7 @@ _IMPORTERS = {
 _BY_NAME = {"package.json": "PackageManifestImporter:\n" + _TAIL}
 _TEXT = "TextScriptImporter:\n" + _TAIL
 _FOLDER = "folderAsset: yes\nDefaultImporter:\n" + _TAIL
-_GUID = re.compile(r"^guid: ([0-9a-f]{32})$", re.M)
+_GUID = re.compile(r"^guid: ([0-9a-f]{32})$", re.MULTILINE)
 
 
 def guid(relative: str) -> str:

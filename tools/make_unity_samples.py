@@ -27,7 +27,7 @@ def meta_guid(path: Path) -> str:
     meta = path.with_name(path.name + ".meta")
     if not meta.exists():
         sys.exit(f"{meta} is missing: run tools/make_unity_meta.py first")
-    found = re.search(r"^guid: ([0-9a-f]{32})$", meta.read_text(), re.M)
+    found = re.search(r"^guid: ([0-9a-f]{32})$", meta.read_text(), re.MULTILINE)
     assert found, meta
     return found.group(1)
 
@@ -61,10 +61,15 @@ def transform(file_id: int, owner: int, position: str = "{x: 0, y: 0, z: 0}", ro
         "  m_ConstrainProportionsScale: 0\n  m_Children: []\n  m_Father: {fileID: 0}\n"))
 
 
+def component_head(owner: int) -> str:
+    """The fields every component of a GameObject starts with."""
+    return ("  m_ObjectHideFlags: 0\n  m_CorrespondingSourceObject: {fileID: 0}\n  m_PrefabInstance: {fileID: 0}\n"
+            f"  m_PrefabAsset: {{fileID: 0}}\n  m_GameObject: {ref(owner)}\n  m_Enabled: 1\n")
+
+
 def behaviour(file_id: int, owner: int, script_ref: str, fields: str) -> str:
-    return document(MONO_BEHAVIOUR, file_id, "MonoBehaviour", (
-        "  m_ObjectHideFlags: 0\n  m_CorrespondingSourceObject: {fileID: 0}\n  m_PrefabInstance: {fileID: 0}\n"
-        f"  m_PrefabAsset: {{fileID: 0}}\n  m_GameObject: {ref(owner)}\n  m_Enabled: 1\n  m_EditorHideFlags: 0\n"
+    return document(MONO_BEHAVIOUR, file_id, "MonoBehaviour", component_head(owner) + (
+        "  m_EditorHideFlags: 0\n"
         f"  m_Script: {script_ref}\n  m_Name: \n  m_EditorClassIdentifier: \n" + fields))
 
 
@@ -83,9 +88,8 @@ def npc_prefab() -> str:
     docs = [
         game_object(root, "NPC", [tf, audio, client, player, blend, head, speaker]),
         transform(tf, root),
-        document(AUDIO_SOURCE, audio, "AudioSource", (
-            "  m_ObjectHideFlags: 0\n  m_CorrespondingSourceObject: {fileID: 0}\n  m_PrefabInstance: {fileID: 0}\n"
-            f"  m_PrefabAsset: {{fileID: 0}}\n  m_GameObject: {ref(root)}\n  m_Enabled: 1\n  serializedVersion: 4\n"
+        document(AUDIO_SOURCE, audio, "AudioSource", component_head(root) + (
+            "  serializedVersion: 4\n"
             "  OutputAudioMixerGroup: {fileID: 0}\n  m_audioClip: {fileID: 0}\n  m_PlayOnAwake: 0\n  m_Volume: 1\n"
             "  m_Pitch: 1\n  Loop: 1\n  Mute: 0\n  Spatialize: 0\n  SpatializePostEffects: 1\n  Priority: 128\n"
             "  DopplerLevel: 0\n  MinDistance: 1\n  MaxDistance: 30\n  Pan2D: 0\n  rolloffMode: 0\n  BypassEffects: 0\n"
@@ -119,18 +123,14 @@ def scene() -> str:
         document(196, 4, "NavMeshSettings", "  serializedVersion: 2\n  m_ObjectHideFlags: 0\n"),
         game_object(camera_go, "Main Camera", [camera_tf, camera, listener]),
         transform(camera_tf, camera_go, position="{x: 0, y: 1.6, z: 1.2}", rotation="{x: 0, y: 1, z: 0, w: 0}"),
-        document(CAMERA, camera, "Camera", (
-            "  m_ObjectHideFlags: 0\n  m_CorrespondingSourceObject: {fileID: 0}\n  m_PrefabInstance: {fileID: 0}\n"
-            f"  m_PrefabAsset: {{fileID: 0}}\n  m_GameObject: {ref(camera_go)}\n  m_Enabled: 1\n  serializedVersion: 2\n"
+        document(CAMERA, camera, "Camera", component_head(camera_go) + (
+            "  serializedVersion: 2\n"
             "  m_ClearFlags: 1\n  near clip plane: 0.1\n  far clip plane: 100\n  field of view: 40\n  orthographic: 0\n  m_Depth: -1\n")),
-        document(AUDIO_LISTENER, listener, "AudioListener", (
-            "  m_ObjectHideFlags: 0\n  m_CorrespondingSourceObject: {fileID: 0}\n  m_PrefabInstance: {fileID: 0}\n"
-            f"  m_PrefabAsset: {{fileID: 0}}\n  m_GameObject: {ref(camera_go)}\n  m_Enabled: 1\n")),
+        document(AUDIO_LISTENER, listener, "AudioListener", component_head(camera_go)),
         game_object(light_go, "Directional Light", [light_tf, light]),
         transform(light_tf, light_go, position="{x: 0, y: 3, z: 0}", rotation="{x: 0.40821788, y: -0.23456968, z: 0.10938163, w: 0.8754261}"),
-        document(LIGHT, light, "Light", (
-            "  m_ObjectHideFlags: 0\n  m_CorrespondingSourceObject: {fileID: 0}\n  m_PrefabInstance: {fileID: 0}\n"
-            f"  m_PrefabAsset: {{fileID: 0}}\n  m_GameObject: {ref(light_go)}\n  m_Enabled: 1\n  serializedVersion: 10\n"
+        document(LIGHT, light, "Light", component_head(light_go) + (
+            "  serializedVersion: 10\n"
             "  m_Type: 1\n  m_Color: {r: 1, g: 0.95686275, b: 0.8392157, a: 1}\n  m_Intensity: 1\n  m_Shadows:\n    m_Type: 2\n")),
         document(PREFAB_INSTANCE, instance, "PrefabInstance", (
             "  m_ObjectHideFlags: 0\n  serializedVersion: 2\n  m_Modification:\n    serializedVersion: 3\n"
