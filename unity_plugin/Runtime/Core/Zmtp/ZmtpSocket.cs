@@ -45,7 +45,7 @@ namespace Avbridge.Core.Zmtp
 
     public sealed class ZmtpSocket : IDisposable
     {
-        const byte FlagMore = 0x01, FlagLong = 0x02, FlagCommand = 0x04;
+        const byte FlagMore = ZmtpFrames.FlagMore, FlagLong = ZmtpFrames.FlagLong, FlagCommand = ZmtpFrames.FlagCommand;
 
         public readonly ZmtpSocketType Type;
         public readonly string Endpoint;
@@ -55,11 +55,9 @@ namespace Avbridge.Core.Zmtp
         readonly object _writeLock = new object();
         readonly Queue<List<byte[]>> _inbox = new Queue<List<byte[]>>();
         readonly List<byte[]> _subscriptions = new List<byte[]>();
-        readonly Thread _thread, _writer;
+        readonly Thread _thread;
+        readonly ZmtpSendQueue _send;
         readonly ManualResetEvent _wake = new ManualResetEvent(false);     // set by Dispose: ends every wait
-        readonly AutoResetEvent _sendSignal = new AutoResetEvent(false);
-        readonly Queue<byte[]> _sendQueue = new Queue<byte[]>();           // whole wire messages
-        int _queuedSendBytes;                                               // under _sendQueue
         readonly byte[] _header = new byte[9];                              // read buffer for frame headers
         volatile Stream _connectedStream;                                   // set once the handshake is done
         volatile bool _closing;
@@ -96,9 +94,8 @@ namespace Avbridge.Core.Zmtp
             _options = options ?? new ZmtpOptions();
             ParseEndpoint(endpoint, out _host, out _port);
             _thread = new Thread(Run) { IsBackground = true, Name = "avbridge-zmtp-" + type };
-            _writer = new Thread(WriteLoop) { IsBackground = true, Name = "avbridge-zmtp-send-" + type };
+            _send = new ZmtpSendQueue("avbridge-zmtp-send-" + type, _options.MaxQueuedSendBytes, () => _connectedStream, Drop);
             _thread.Start();
-            _writer.Start();
         }
 
         /// <summary>tcp://host:port only; anything else is refused here with a clear message.</summary>
@@ -151,24 +148,15 @@ namespace Avbridge.Core.Zmtp
             // One array per message, so the writer makes one write call for it (not one per header byte).
             var wire = new byte[total];
             int pos = 0;
-            for (int i = 0; i < frames.Count; i++) pos = PutFrame(wire, pos, frames[i], i < frames.Count - 1 ? FlagMore : (byte)0);
+            for (int i = 0; i < frames.Count; i++) pos = ZmtpFrames.PutFrame(wire, pos, frames[i], i < frames.Count - 1 ? FlagMore : (byte)0);
             return Enqueue(wire);
         }
 
         bool Enqueue(byte[] wire)
         {
-            lock (_sendQueue)
-            {
-                if (_queuedSendBytes + wire.Length > _options.MaxQueuedSendBytes)
-                {
-                    LastError = "send queue full (" + _queuedSendBytes + " bytes): " + Endpoint + " is not reading";
-                    return false;
-                }
-                _sendQueue.Enqueue(wire);
-                _queuedSendBytes += wire.Length;
-            }
-            _sendSignal.Set();
-            return true;
+            string refused = _send.Add(wire);
+            if (refused != null) LastError = refused + ": " + Endpoint + " is not reading";
+            return refused == null;
         }
 
         /// <summary>Wait up to `timeoutMs` for the queued messages to be written (a last `close`
@@ -185,7 +173,7 @@ namespace Avbridge.Core.Zmtp
         }
 
         /// <summary>Bytes queued and not yet written.</summary>
-        public int QueuedSendBytes { get { lock (_sendQueue) return _queuedSendBytes; } }
+        public int QueuedSendBytes { get { return _send.Bytes; } }
 
         /// <summary>The next received message, waiting up to timeoutMs (0: do not wait).</summary>
         public bool TryReceive(out List<byte[]> message, int timeoutMs)
@@ -203,49 +191,10 @@ namespace Avbridge.Core.Zmtp
         {
             _closing = true;
             _wake.Set();
-            _sendSignal.Set();
             CloseTransport();
             if (Thread.CurrentThread != _thread) _thread.Join(_options.DisposeWaitMs);
-            if (Thread.CurrentThread != _writer) _writer.Join(_options.DisposeWaitMs);
+            _send.Close(_options.DisposeWaitMs);
             SetState(ZmtpState.Closed, null);
-        }
-
-        // -- the writer thread --------------------------------------------------------------------
-        void WriteLoop()
-        {
-            while (!_closing)
-            {
-                _sendSignal.WaitOne();
-                while (!_closing)
-                {
-                    var stream = _connectedStream;
-                    byte[] wire;
-                    lock (_sendQueue)
-                    {
-                        if (stream == null || _sendQueue.Count == 0) break;
-                        wire = _sendQueue.Dequeue();
-                        _queuedSendBytes -= wire.Length;
-                    }
-                    try
-                    {
-                        stream.Write(wire, 0, wire.Length);
-                    }
-                    catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException || ex is InvalidOperationException)
-                    {
-                        Drop("send failed: " + ex.Message);
-                        break;
-                    }
-                }
-            }
-        }
-
-        void ClearSendQueue()
-        {
-            lock (_sendQueue)
-            {
-                _sendQueue.Clear();
-                _queuedSendBytes = 0;
-            }
         }
 
         // -- the connection thread ----------------------------------------------------------------
@@ -264,6 +213,7 @@ namespace Avbridge.Core.Zmtp
                     backoff = _options.ReconnectMinMs;
                     wasConnected = true;
                     _connectedStream = _stream;
+                    _send.Wake();
                     SetState(ZmtpState.Connected, null);
                     lock (_subscriptions) foreach (var s in _subscriptions) SendSubscription(s);
                     ReadLoop();
@@ -275,7 +225,7 @@ namespace Avbridge.Core.Zmtp
                 }
                 _connectedStream = null;
                 CloseTransport();
-                ClearSendQueue();
+                _send.Clear();
                 if (_closing) break;
                 if (wasConnected || _state == ZmtpState.Connected) SetState(ZmtpState.Disconnected, LastError);
                 Interlocked.Increment(ref _reconnects);
@@ -326,28 +276,28 @@ namespace Avbridge.Core.Zmtp
             if (mechanism != "NULL")
                 throw new IOException(Endpoint + " wants the " + mechanism + " security mechanism; this client speaks NULL only");
             var ready = new MemoryStream();
-            WriteCommandName(ready, "READY");
-            WriteProperty(ready, "Socket-Type", Encoding.ASCII.GetBytes(Type == ZmtpSocketType.Dealer ? "DEALER" : "SUB"));
+            ZmtpFrames.WriteCommandName(ready, "READY");
+            ZmtpFrames.WriteProperty(ready, "Socket-Type", Encoding.ASCII.GetBytes(Type == ZmtpSocketType.Dealer ? "DEALER" : "SUB"));
             if (Type == ZmtpSocketType.Dealer)
             {
                 // A fresh identity per connection: libzmq drops a connection whose identity is in use.
                 var identity = new byte[9];
                 identity[0] = (byte)'c';
                 Buffer.BlockCopy(Guid.NewGuid().ToByteArray(), 0, identity, 1, 8);
-                WriteProperty(ready, "Identity", identity);
+                ZmtpFrames.WriteProperty(ready, "Identity", identity);
             }
             var readyBody = ready.ToArray();
             var readyWire = new byte[readyBody.Length + 9];
-            int readyLength = PutFrame(readyWire, 0, readyBody, FlagCommand);
+            int readyLength = ZmtpFrames.PutFrame(readyWire, 0, readyBody, FlagCommand);
             lock (_writeLock) { _stream.Write(readyWire, 0, readyLength); _stream.Flush(); }
             byte flags;
             var body = ReadFrame(out flags, true);
             if ((flags & FlagCommand) == 0) throw new IOException(Endpoint + " sent data before its READY");
-            string name = CommandName(body);
+            string name = ZmtpFrames.CommandName(body);
             if (name == "ERROR")
                 throw new IOException(Endpoint + " refused the connection: " + Encoding.UTF8.GetString(body, 7, Math.Max(0, body.Length - 7)));
             if (name != "READY") throw new IOException(Endpoint + " sent " + name + " instead of READY");
-            var properties = ReadProperties(body, 1 + name.Length);
+            var properties = ZmtpFrames.ReadProperties(body, 1 + name.Length);
             byte[] socketType;
             string peerType = properties.TryGetValue("socket-type", out socketType) ? Encoding.ASCII.GetString(socketType) : "(none)";
             string expected = Type == ZmtpSocketType.Dealer ? "ROUTER" : "XPUB";
@@ -411,7 +361,7 @@ namespace Avbridge.Core.Zmtp
 
         void HandleCommand(byte[] body)
         {
-            string name = CommandName(body);
+            string name = ZmtpFrames.CommandName(body);
             if (name == "PING")
             {
                 // PING: name, 2-byte TTL, then up to 16 bytes of context that PONG must echo.
@@ -439,7 +389,7 @@ namespace Avbridge.Core.Zmtp
         void SendCommand(byte[] body)
         {
             var wire = new byte[body.Length + 2];
-            PutFrame(wire, 0, body, FlagCommand);
+            ZmtpFrames.PutFrame(wire, 0, body, FlagCommand);
             Enqueue(wire);
         }
 
@@ -453,24 +403,6 @@ namespace Avbridge.Core.Zmtp
         }
 
         // -- framing ----------------------------------------------------------------------------------
-        /// <summary>Write one frame (flags, size, body) into `wire` at `pos`; returns the end.</summary>
-        static int PutFrame(byte[] wire, int pos, byte[] body, byte flags)
-        {
-            if (body.LongLength > 255)
-            {
-                wire[pos++] = (byte)(flags | FlagLong);
-                ulong n = (ulong)body.LongLength;
-                for (int i = 0; i < 8; i++) wire[pos++] = (byte)(n >> (56 - 8 * i));
-            }
-            else
-            {
-                wire[pos++] = flags;
-                wire[pos++] = (byte)body.Length;
-            }
-            Buffer.BlockCopy(body, 0, wire, pos, body.Length);
-            return pos + body.Length;
-        }
-
         /// <summary>One frame, or null if the read timed out before its first byte (heartbeat tick).</summary>
         byte[] ReadFrame(out byte flags, bool block)
         {
@@ -534,49 +466,6 @@ namespace Avbridge.Core.Zmtp
             var socketError = ex.InnerException as SocketException;
             return socketError != null && (socketError.SocketErrorCode == SocketError.TimedOut
                                            || socketError.SocketErrorCode == SocketError.WouldBlock);
-        }
-
-        static void WriteCommandName(Stream s, string name)
-        {
-            s.WriteByte((byte)name.Length);
-            var bytes = Encoding.ASCII.GetBytes(name);
-            s.Write(bytes, 0, bytes.Length);
-        }
-
-        static void WriteProperty(Stream s, string name, byte[] value)
-        {
-            WriteCommandName(s, name);
-            s.WriteByte((byte)(value.Length >> 24));
-            s.WriteByte((byte)(value.Length >> 16));
-            s.WriteByte((byte)(value.Length >> 8));
-            s.WriteByte((byte)value.Length);
-            s.Write(value, 0, value.Length);
-        }
-
-        static string CommandName(byte[] body)
-        {
-            if (body.Length < 1 || body.Length < 1 + body[0]) throw new IOException("malformed ZMTP command");
-            return Encoding.ASCII.GetString(body, 1, body[0]);
-        }
-
-        static Dictionary<string, byte[]> ReadProperties(byte[] body, int pos)
-        {
-            var properties = new Dictionary<string, byte[]>();
-            while (pos < body.Length)
-            {
-                int nameLength = body[pos++];
-                if (pos + nameLength + 4 > body.Length) throw new IOException("malformed READY properties");
-                string name = Encoding.ASCII.GetString(body, pos, nameLength).ToLowerInvariant();
-                pos += nameLength;
-                int valueLength = (body[pos] << 24) | (body[pos + 1] << 16) | (body[pos + 2] << 8) | body[pos + 3];
-                pos += 4;
-                if (valueLength < 0 || pos + valueLength > body.Length) throw new IOException("malformed READY properties");
-                var value = new byte[valueLength];
-                Buffer.BlockCopy(body, pos, value, 0, valueLength);
-                pos += valueLength;
-                properties[name] = value;
-            }
-            return properties;
         }
 
         // -- state ------------------------------------------------------------------------------------
