@@ -1,0 +1,157 @@
+"""Decode one frame of codes into an image of the portrait.
+
+    targets = points + sum_k (w_k - w0_k) basis_k       (52 weights, relative to the photo's own)
+    irises moved by the gaze; everything turned by the head rotation about a neck pivot
+    image = warp(photo, points -> targets), then the mouth's inside and closed lids painted
+
+Frame layout (SPEC 8.3): weights [0:52], head quaternion x, y, z, w [52:56] (avbridge axes: x to
+the avatar's left, y up, z out of the face), translation [56:59], gaze yaw/pitch left eye [59:61],
+right eye [61:63] (radians; yaw > 0 to the avatar's left, pitch > 0 down).
+
+The codes are relative to the photo: a frame of the photo's own weights and an identity head gives
+the photo back unchanged (the warp is the identity and nothing is painted).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from avbridge.core.arkit import INDEX
+from avbridge.render.portrait import paint
+from avbridge.render.portrait.fit import (
+    BLINK,
+    EYE_LOOP,
+    IRIS,
+    LOWER_LID,
+    LOWER_LID_LINE,
+    UPPER_LID,
+    UPPER_LID_LINE,
+    Portrait,
+)
+from avbridge.render.portrait.warp import FaceWarp
+
+FRAME_WIDTH = 63
+# Landmarks 0..467 are the face; 468..477 the irises, moved by the gaze rather than the basis.
+_FACE = slice(0, 468)
+# Below this opening the irises stop steering the warp: squeezed onto the lids' meeting line their
+# five points nearly coincide, and the spline rang round them (a bright ring on a closed eye).
+CLOSED_IRIS_RATIO = 0.35
+WARP_CLOSES = 0.7
+
+
+class PortraitDecoder:
+    def __init__(self, portrait: Portrait) -> None:
+        self.portrait = portrait
+        points = portrait.points
+        self.warp = FaceWarp(points[:, :2], portrait.size)
+        self.mouth = paint.MouthPainter(portrait)
+        self.lids = paint.LidPainter(portrait)
+        self._iris_held = {"right": True, "left": True}
+        self.closing = {"right": 0.0, "left": 0.0}     # each eye's blink this frame, 0..1
+        height = np.ptp(points[_FACE, 1])
+        chin = points[152]
+        # The head turns about the neck: below the chin, behind the face (pixels, image axes).
+        self.pivot = np.array([points[_FACE, 0].mean(), chin[1] + 0.15 * height, points[_FACE, 2].mean() + 0.6 * height])
+        self._eye_radius = {side: 0.55 * np.linalg.norm(points[EYE_LOOP[side][0], :2] - points[EYE_LOOP[side][8], :2])
+                            for side in ("right", "left")}
+
+    def targets(self, frame: np.ndarray) -> np.ndarray:
+        """(478, 3) where each landmark goes for this frame, pixels."""
+        p = self.portrait
+        weights = np.asarray(frame[:52], np.float64)
+        moved = p.points + np.tensordot(weights - p.weights, p.basis, axes=1)
+        for side in ("right", "left"):
+            self._blink(moved, side, weights)
+        # Gaze: each iris slides across its eye (yaw > 0 is toward the image's right for a face
+        # looking at the camera; pitch > 0 down); the lids follow a vertical glance a little.
+        for side, yaw_i, pitch_i in (("left", 59, 60), ("right", 61, 62)):
+            r = self._eye_radius[side]
+            dx, dy = r * np.sin(float(frame[yaw_i])), r * np.sin(float(frame[pitch_i]))
+            moved[IRIS[side], 0] += dx
+            moved[IRIS[side], 1] += dy
+            moved[UPPER_LID[side], 1] += 0.3 * dy
+            self._close_eye(moved, side)
+        return self._turn(moved, frame)
+
+    def _blink(self, points: np.ndarray, side: str, weights: np.ndarray) -> None:
+        """The lid lines close explicitly, pair by pair, onto a line a fifth of the way up from the
+        lower lid (where lids meet), however far the photo's eye was open; the mesh's blink still
+        moves the skin around them. The mesh's lid alone met the lower lid at its middle only,
+        leaving the corners of the eye open."""
+        k = INDEX[BLINK[side]]
+        rest = self.portrait.weights[k]
+        amount = float(np.clip((weights[k] - rest) / max(1.0 - rest, 1e-3), 0.0, 1.0))
+        upper, lower = UPPER_LID_LINE[side], LOWER_LID_LINE[side]
+        basis = self.portrait.basis[k]
+        delta = weights[k] - rest
+        source = self.portrait.points
+        meet = source[lower] + 0.2 * (source[upper] - source[lower])
+        # The warp closes the lids only to a third of the opening: squeezing the last of it shut
+        # made the spline ring (an iris-coloured oval above the lid). LidPainter draws the rest.
+        travel = WARP_CLOSES * amount
+        for ids, goal in ((upper, meet), (lower, meet)):
+            others = points[ids] - source[ids] - delta * basis[ids]      # every other shape's motion
+            points[ids] = source[ids] + others + travel * (goal - source[ids])
+        self.closing[side] = amount
+
+    def _close_eye(self, points: np.ndarray, side: str) -> None:
+        """Keep a closing eye's geometry sane: a lid never passes the other (the pair meets at
+        their mean), and the iris is squeezed toward the line where the lids meet, in proportion
+        to how far they have closed. An iris left where it was dragged its pixels below the
+        closed lids."""
+        upper, lower = UPPER_LID_LINE[side], LOWER_LID_LINE[side]
+        for u, l in zip(upper, lower):
+            if points[u, 1] > points[l, 1] - 0.3:
+                meet = 0.5 * (points[u, 1] + points[l, 1])
+                points[u, 1], points[l, 1] = meet - 0.15, meet + 0.15
+        middle = len(upper) // 2
+        rest_gap = self.portrait.points[lower[middle], 1] - self.portrait.points[upper[middle], 1]
+        ratio = float(np.clip((points[lower[middle], 1] - points[upper[middle], 1]) / max(rest_gap, 1e-3), 0.0, 1.0))
+        self._iris_held[side] = ratio >= CLOSED_IRIS_RATIO
+        if ratio >= 1.0:
+            return
+        line_x = points[upper, 0]
+        line_y = 0.5 * (points[upper, 1] + points[lower, 1])
+        order = np.argsort(line_x)
+        for i in IRIS[side]:
+            centre = np.interp(points[i, 0], line_x[order], line_y[order])
+            points[i, 1] = centre + (points[i, 1] - centre) * ratio
+
+    def _turn(self, points: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        # The photo's own pose is the rest: a frame's rotation turns the head from there.
+        quat = np.asarray(frame[52:56], np.float64)
+        if not np.all(np.isfinite(quat)) or np.linalg.norm(quat) < 1e-6:
+            return points
+        rotation = Rotation.from_quat(quat / np.linalg.norm(quat))
+        if rotation.magnitude() < 1e-5:
+            return points
+        # avbridge axes -> image axes (x right, y down, z into the image): flip y and z.
+        flip = np.array([1.0, -1.0, -1.0])
+        matrix = flip[:, None] * rotation.as_matrix() * flip[None, :]
+        return (points - self.pivot) @ matrix.T + self.pivot
+
+    def render(self, frame: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 for one frame of 63 codes."""
+        frame = np.asarray(frame, np.float64)
+        if frame.shape != (FRAME_WIDTH,):
+            raise ValueError(f"a frame has {FRAME_WIDTH} values (SPEC 8.3), not {frame.shape}")
+        p = self.portrait
+        target = self.targets(frame)
+        steer = np.ones(len(target), bool)
+        for side, held in self._iris_held.items():
+            steer[IRIS[side]] = held
+        image = self.warp.apply(p.image, p.points[steer, :2], target[steer, :2])
+        self.mouth.paint(image, target, frame)
+        self.lids.paint(image, target, self.closing)
+        return image
+
+    def rest_frame(self) -> np.ndarray:
+        """The frame that gives the photo back: its own weights, no turn, eyes ahead."""
+        frame = np.zeros(FRAME_WIDTH)
+        frame[:52] = self.portrait.weights
+        frame[55] = 1.0
+        return frame
+
+    def lid_gap(self, side: str, points: np.ndarray) -> float:
+        return float(points[LOWER_LID[side], 1] - points[UPPER_LID[side], 1])
