@@ -38,21 +38,37 @@ _FACE = slice(0, 468)
 # five points nearly coincide, and the spline rang round them (a bright ring on a closed eye).
 CLOSED_IRIS_RATIO = 0.35
 WARP_CLOSES = 0.7
+_DEPTH = np.array([1.0, 1.0, 0.5])
 
 
 class PortraitDecoder:
     def __init__(self, portrait: Portrait) -> None:
         self.portrait = portrait
         points = portrait.points
-        self.warp = FaceWarp(points[:, :2], portrait.size)
+        self.warp = FaceWarp(points[:, :2], portrait.size, margin=1.9, ring=1.6)
         self.mouth = paint.MouthPainter(portrait)
         self.lids = paint.LidPainter(portrait)
         self._iris_held = {"right": True, "left": True}
         self.closing = {"right": 0.0, "left": 0.0}     # each eye's blink this frame, 0..1
         height = np.ptp(points[_FACE, 1])
         chin = points[152]
-        # The head turns about the neck: below the chin, behind the face (pixels, image axes).
-        self.pivot = np.array([points[_FACE, 0].mean(), chin[1] + 0.15 * height, points[_FACE, 2].mean() + 0.6 * height])
+        # The head turns about the neck: below the chin, a little behind the face (pixels, image
+        # axes). Further back, a 15 degree turn slid the face 20 px sideways into the fixed ring
+        # and folded the ear.
+        self.pivot = np.array([points[_FACE, 0].mean(), chin[1] + 0.15 * height, points[_FACE, 2].max() + 0.2 * height])
+        # The silhouette (the deepest fifth of the landmarks: the sides of the face) does not steer
+        # the warp while the head turns: its points would pass the cheek in front of them and fold
+        # it into the hair; without them the turn spreads out to the still background instead.
+        self._silhouette = points[:, 2] > np.percentile(points[_FACE, 2], 80)
+        # Points on the skull's outline (hair, ears) turn with the head too, so the region between
+        # the face and the still background bends smoothly instead of the face edge alone moving.
+        centre = points[_FACE, :2].mean(0)
+        half = np.abs(points[_FACE, :2] - centre).max(0)
+        # Only the top (the hair): below, the jaw moves on its own, and points at the ears folded
+        # the cheek into the hair as the face turned.
+        angles = np.linspace(np.pi * 1.2, np.pi * 1.8, 9)
+        outline = centre + 1.25 * half * np.c_[np.cos(angles), np.sin(angles)]
+        self.skull = np.c_[outline, np.full(len(angles), points[_FACE, 2].mean() + 0.2 * height)]
         self._eye_radius = {side: 0.55 * np.linalg.norm(points[EYE_LOOP[side][0], :2] - points[EYE_LOOP[side][8], :2])
                             for side in ("right", "left")}
 
@@ -129,7 +145,16 @@ class PortraitDecoder:
         # avbridge axes -> image axes (x right, y down, z into the image): flip y and z.
         flip = np.array([1.0, -1.0, -1.0])
         matrix = flip[:, None] * rotation.as_matrix() * flip[None, :]
-        return (points - self.pivot) @ matrix.T + self.pivot
+        # The face is turned as if half as deep as MediaPipe measures it: a 2D warp cannot hide the
+        # far cheek behind the near one, and full depth made the far edge fold over the hair.
+        relative = (points - self.pivot) * _DEPTH
+        return relative @ matrix.T / _DEPTH + self.pivot
+
+    @staticmethod
+    def _turning(frame: np.ndarray) -> bool:
+        quat = np.asarray(frame[52:56], np.float64)
+        norm = np.linalg.norm(quat)
+        return bool(norm > 1e-6 and abs(quat[3]) / norm < np.cos(np.radians(1.0) / 2))
 
     def render(self, frame: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 for one frame of 63 codes."""
@@ -141,7 +166,11 @@ class PortraitDecoder:
         steer = np.ones(len(target), bool)
         for side, held in self._iris_held.items():
             steer[IRIS[side]] = held
-        image = self.warp.apply(p.image, p.points[steer, :2], target[steer, :2])
+        if self._turning(frame):
+            steer &= ~self._silhouette
+        skull = self._turn(self.skull.copy(), frame)
+        source = np.r_[p.points[steer, :2], self.skull[:, :2]]
+        image = self.warp.apply(p.image, source, np.r_[target[steer, :2], skull[:, :2]])
         self.mouth.paint(image, target, frame)
         self.lids.paint(image, target, self.closing)
         return image

@@ -67,26 +67,49 @@ def _fill(shape: tuple[int, int], polygon: np.ndarray, origin: tuple[int, int]) 
 
 
 class MouthPainter:
-    """The mouth's inside: a dark cavity, upper and lower teeth under the lips, and the tongue."""
+    """The mouth's inside as it opens past the photo's own opening: a dark cavity, teeth and the
+    tongue; and the lips' seam as it closes past it.
+
+    Teeth: when the photo shows teeth (a smile), they are its own, carried rigidly, the upper row
+    with the upper lip and the lower with the lower lip, never stretched; otherwise synthetic
+    rows lit like the face. A closing mouth squeezed the photo's teeth into a white squiggle
+    between the lips; the lips are painted shut over it instead."""
 
     def __init__(self, portrait: Portrait) -> None:
         p = portrait.points[:, :2]
         image = portrait.image
+        self.source = portrait.points[:, :2]
         self.width = float(np.linalg.norm(p[MOUTH_CORNERS[0]] - p[MOUTH_CORNERS[1]]))
         self.rest_gap = float(p[LOWER_INNER_LIP, 1] - p[UPPER_INNER_LIP, 1])
         lips = _mean_colour(image, p[[0, 17, 37, 267, 84, 314]])
         skin = _mean_colour(image, p[[50, 280, 205, 425]], radius=3)
         light = float(np.clip(skin.mean() / 170.0, 0.55, 1.15))        # a dim photo gets dim teeth
-        self.cavity = lips * 0.2 + np.array([12.0, 4.0, 4.0])
-        self.throat = lips * 0.08
+        self.lips = lips
+        self.seam = lips * 0.55
+        self.cavity = lips * 0.38 + np.array([10.0, 2.0, 2.0])
+        self.throat = lips * 0.16
         self.teeth = np.array([236.0, 230.0, 218.0]) * light
         self.tongue = lips * 0.85 + np.array([20.0, 0.0, 5.0])
+        # The photo's own teeth, if it shows them: the inside of its lips, cut at the middle.
+        self.own_teeth = None
+        if self.rest_gap > 0.08 * self.width:
+            polygon = p[INNER_LIPS]
+            box = _box(polygon, image.shape, pad=2)
+            x0, y0, x1, y1 = box
+            inside = _fill((y1 - y0, x1 - x0), polygon, (x0, y0))
+            patch = image[y0:y1, x0:x1].astype(np.float32)
+            bright = patch.mean(2) > 0.6 * patch.mean(2).max()          # teeth, not the dark gaps
+            if (inside * bright).sum() > 0.3 * inside.sum():
+                self.own_teeth = (patch, inside, box)
+        self.image_shape = image.shape
 
     def paint(self, image: np.ndarray, target: np.ndarray, frame: np.ndarray) -> None:
         p = target[:, :2]
         gap = float(p[LOWER_INNER_LIP, 1] - p[UPPER_INNER_LIP, 1])
-        opening = gap - max(self.rest_gap, 0.0)
-        alpha = _smoothstep(0.0, 0.06 * self.width, opening)
+        if gap < self.rest_gap:
+            self._close(image, p, gap)
+            return
+        alpha = _smoothstep(0.0, 0.06 * self.width, gap - max(self.rest_gap, 0.0))
         if alpha <= 0.0:
             return
         polygon = p[INNER_LIPS]
@@ -101,25 +124,72 @@ class MouthPainter:
         lower = np.interp(xs[0], *_curve(p[_LOWER_INNER]))[None, :]
         depth = np.clip((ys - upper) / np.maximum(lower - upper, 1.0), 0, 1)
         layer = self.cavity[None, None, :] * (1 - depth[..., None]) + self.throat[None, None, :] * depth[..., None]
-        # Upper teeth hang under the upper lip; the lower teeth show once the jaw is well open.
-        upper_teeth = np.clip(min(0.45 * gap, 0.13 * self.width), 0, None)
-        lower_teeth = np.clip(min(0.2 * gap, 0.07 * self.width), 0, None) if gap > 0.12 * self.width else 0.0
         centre_x = 0.5 * (p[MOUTH_CORNERS[0], 0] + p[MOUTH_CORNERS[1], 0])
         across = np.clip(1 - np.abs(xs - centre_x) / (0.5 * self.width), 0, 1)      # teeth recede at the corners
-        top = np.clip((upper + upper_teeth * (0.4 + 0.6 * across) - ys) + 0.5, 0, 1)
-        bottom = np.clip((ys - (lower - lower_teeth * across)) + 0.5, 0, 1) if lower_teeth else np.zeros_like(top)
-        shade = (0.75 + 0.25 * across)[..., None]
-        teeth = np.clip(top + bottom, 0, 1)[..., None]
-        layer = layer * (1 - teeth) + self.teeth[None, None, :] * shade * teeth
         # The tongue lies low in the mouth; tongueOut lifts it forward to the teeth.
         out = float(frame[INDEX["tongueOut"]])
         tongue_y = lower - (0.18 + 0.45 * out) * max(gap, 1.0)
         ry = max(0.35 * gap * (0.6 + 0.6 * out), 1.0)
         rx = 0.32 * self.width
         ellipse = np.clip(1 - ((xs - centre_x) / rx) ** 2 - ((ys - tongue_y) / ry) ** 2, 0, 1)
-        tongue = np.clip(ellipse * 4, 0, 1)[..., None] * (1 - bottom[..., None])
-        layer = layer * (1 - tongue) + self.tongue[None, None, :] * (0.8 + 0.2 * ellipse[..., None]) * tongue
+        tongue = np.clip(ellipse * 4, 0, 1)[..., None]
+        tongue_colour = self.tongue[None, None, :] * (0.8 + 0.2 * ellipse[..., None])
+        layer = layer * (1 - tongue * (1 - out)) + tongue_colour * tongue * (1 - out)   # behind the teeth
+        if self.own_teeth is not None:
+            layer = self._own_teeth(layer, p, (x0, y0, x1, y1), out)
+        else:
+            upper_teeth = min(0.5 * gap, 0.22 * self.width)
+            lower_teeth = min(0.25 * gap, 0.1 * self.width) if gap > 0.15 * self.width else 0.0
+            top = np.clip(upper + upper_teeth * (0.3 + 0.7 * across) - ys + 0.5, 0, 1)
+            bottom = np.clip(ys - (lower - lower_teeth * across) + 0.5, 0, 1) * (1 - out) if lower_teeth else np.zeros_like(top)
+            # Incisors a little brighter than the teeth beside them, with a faint line between each.
+            seams = 1 - 0.18 * np.clip(1 - np.abs(np.sin(np.pi * (xs - centre_x) / (0.13 * self.width))) * 6, 0, 1)
+            shade = ((0.7 + 0.3 * across) * seams)[..., None]
+            teeth = np.clip(top + bottom, 0, 1)[..., None]
+            layer = layer * (1 - teeth) + self.teeth[None, None, :] * shade * teeth
+        if out > 0:   # th: the tongue comes forward between the teeth, in front of the lower row
+            front = tongue * out * (ys > upper + 0.2 * gap)[..., None]
+            layer = layer * (1 - front) + tongue_colour * front
         _composite(image, layer.astype(np.float32), inside * alpha, (x0, y0, x1, y1))
+
+    def _own_teeth(self, layer: np.ndarray, p: np.ndarray, box: tuple[int, int, int, int], tongue_out: float) -> np.ndarray:
+        """The photo's teeth, the upper row moved with the upper lip, the lower with the lower lip."""
+        assert self.own_teeth is not None
+        patch, inside, (sx0, sy0, sx1, sy1) = self.own_teeth
+        x0, y0, x1, y1 = box
+        middle = 0.5 * (self.source[UPPER_INNER_LIP, 1] + self.source[LOWER_INNER_LIP, 1]) - sy0
+        rows = np.arange(sy1 - sy0, dtype=np.float32)[:, None] + 0.5
+        for lip, half, keep in ((UPPER_INNER_LIP, rows < middle, 1.0), (LOWER_INNER_LIP, rows >= middle, 1.0 - tongue_out)):
+            dx, dy = p[lip] - self.source[lip]
+            mask = inside * half * keep
+            matrix = np.float32([[1, 0, sx0 + dx - x0], [0, 1, sy0 + dy - y0]])
+            size = (x1 - x0, y1 - y0)
+            moved = cv2.warpAffine(patch, matrix, size, flags=cv2.INTER_LINEAR, borderValue=0)
+            moved_mask = cv2.warpAffine(mask.astype(np.float32), matrix, size, flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+            layer = layer * (1 - moved_mask) + moved * moved_mask
+        return layer
+
+    def _close(self, image: np.ndarray, p: np.ndarray, gap: float) -> None:
+        """Lips pressed together past the photo's opening: the lip colour over what is left of the
+        opening, with a darker line where they meet."""
+        alpha = _smoothstep(0.2, 0.8, 1.0 - gap / max(self.rest_gap, 1e-3))
+        if alpha <= 0.0 or self.rest_gap <= 0.5:
+            return
+        polygon = p[INNER_LIPS]
+        x0, y0, x1, y1 = _box(polygon, image.shape, pad=2)
+        if x1 <= x0 or y1 <= y0:
+            return
+        shape = (y1 - y0, x1 - x0)
+        cover = cv2.GaussianBlur(_fill(shape, polygon, (x0, y0)), (3, 3), 0.8)
+        layer = np.empty(shape + (3,), np.float32)
+        layer[:] = self.lips
+        line = np.zeros(shape, np.uint8)
+        middle = 0.5 * (p[_UPPER_INNER] + p[_LOWER_INNER][::-1])
+        cv2.polylines(line, [np.round((middle - (x0, y0)) * (1 << _SUB)).astype(np.int32)], False, 255,
+                      thickness=1, lineType=cv2.LINE_AA, shift=_SUB)
+        seam = cv2.GaussianBlur(line.astype(np.float32) / 255.0, (3, 3), 0.6)[..., None]
+        layer = layer * (1 - seam) + self.seam * seam
+        _composite(image, layer, np.clip(np.maximum(cover, seam[..., 0]), 0, 1) * alpha, (x0, y0, x1, y1))
 
 
 def _curve(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
