@@ -82,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     _server_args(demo)
     _logging_args(demo)
 
+    portrait = sub.add_parser("portrait", help="animate one photo: speak TEXT (or --audio) and write portrait.mp4, "
+                                               "portrait_sheet.png and the take")
+    portrait.add_argument("image", help="a photo with one face, looking roughly at the camera")
+    portrait.add_argument("text", nargs="?", default="", help="what to say (with --audio: the words of the recording, optional)")
+    portrait.add_argument("--audio", help="a wav of speech to animate instead of speaking TEXT")
+    portrait.add_argument("--out", default="portrait_out", help="output folder (default: ./portrait_out)")
+    portrait.add_argument("--size", type=int, default=512, help="the photo's longer side is scaled to at most this")
+    portrait.add_argument("--video-fps", type=float, default=30.0)
+    portrait.add_argument("--connect", help="a running server's endpoint; default: start one in-process")
+    portrait.add_argument("--emotion", help="auto, neutral, happy, sad, angry, surprised, concerned")
+    _server_args(portrait)
+    _logging_args(portrait)
+
     inspect = sub.add_parser("inspect", help="a take (folder from `avbridge say`, or a Live Link Face CSV) as a PNG sheet of curves")
     inspect.add_argument("take")
     inspect.add_argument("--compare", help="a second take, drawn beside the first")
@@ -169,6 +182,34 @@ def _say_to_files(args, text: str, out: Path) -> int:
     return 0
 
 
+def _portrait(args) -> int:
+    """Fit the photo first (a photo that cannot be animated fails before any speech is made),
+    then make the take, then render it on the photo."""
+    from avbridge.render.portrait import PortraitDecoder, fit_portrait
+    from avbridge.render.portrait.fit import load_image
+    from avbridge.render.portrait.video import render_portrait_video
+    from avbridge.takes.read import load_take
+
+    out = Path(args.out)
+    decoder = PortraitDecoder(fit_portrait(load_image(Path(args.image).read_bytes(), args.size)))
+    if args.audio:
+        from avbridge.client import Client
+        from avbridge.core.audio import read_wav_mono
+        from avbridge.takes.write import write_take
+        pcm, rate = read_wav_mono(args.audio)
+        with _endpoint(args) as endpoint, Client(endpoint, timeout=120) as client:
+            session = client.open(fps=args.fps, voice=args.voice, realtime=False)
+            result = session.speak_audio(pcm, rate, text=args.text or None, timeout=300)
+        write_take(out, pcm, rate, result.track, result.events, result.start, title=Path(args.audio).name)
+    elif args.text.strip():
+        _say_to_files(args, args.text, out)
+    else:
+        raise ValueError("give the text to say, or --audio with a recording")
+    for kind, path in render_portrait_video(load_take(out), decoder, out, args.video_fps).items():
+        print(f"  {kind:6s} {path}")
+    return 0
+
+
 def _play_if_possible(wav: Path) -> None:
     try:
         import sounddevice  # optional: pip install -e ".[audio]"
@@ -237,6 +278,8 @@ def _run(args) -> int:
         code = _say_to_files(args, DEMO_TEXT, Path(args.out))
         _play_if_possible(Path(args.out) / "speech.wav")
         return code
+    if args.command == "portrait":
+        return _portrait(args)
     if args.command == "inspect":
         from avbridge.takes.inspect import inspect_sheet
         from avbridge.takes.read import load_take

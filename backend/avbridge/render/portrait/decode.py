@@ -1,6 +1,6 @@
 """Decode one frame of codes into an image of the portrait.
 
-    targets = points + sum_k (w_k - w0_k) basis_k       (52 weights, relative to the photo's own)
+    targets = points + sum_k w_k basis_k                (52 weights, added to the photo's own face)
     irises moved by the gaze; everything turned by the head rotation about a neck pivot
     image = warp(photo, points -> targets), then the mouth's inside and closed lids painted
 
@@ -8,8 +8,10 @@ Frame layout (SPEC 8.3): weights [0:52], head quaternion x, y, z, w [52:56] (avb
 the avatar's left, y up, z out of the face), translation [56:59], gaze yaw/pitch left eye [59:61],
 right eye [61:63] (radians; yaw > 0 to the avatar's left, pitch > 0 down).
 
-The codes are relative to the photo: a frame of the photo's own weights and an identity head gives
-the photo back unchanged (the warp is the identity and nothing is painted).
+The codes move the photo from its own expression and pose: a neutral frame (weights 0, identity head,
+eyes ahead) gives the photo back unchanged (the warp is the identity and nothing is painted). A
+photo that smiles keeps smiling while it talks; subtracting its own scores instead made a smiling
+photo grimace whenever the stream's smile was lower than the photo's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from avbridge.render.portrait import paint
 from avbridge.render.portrait.fit import (
     BLINK,
     EYE_LOOP,
+    INNER_LIPS,
     IRIS,
     LOWER_LID,
     LOWER_LID_LINE,
@@ -76,9 +79,10 @@ class PortraitDecoder:
         """(478, 3) where each landmark goes for this frame, pixels."""
         p = self.portrait
         weights = np.asarray(frame[:52], np.float64)
-        moved = p.points + np.tensordot(weights - p.weights, p.basis, axes=1)
+        moved = p.points + np.tensordot(weights, p.basis, axes=1)
         for side in ("right", "left"):
             self._blink(moved, side, weights)
+        self._close_lips(moved, weights)
         # Gaze: each iris slides across its eye (yaw > 0 is toward the image's right for a face
         # looking at the camera; pitch > 0 down); the lids follow a vertical glance a little.
         for side, yaw_i, pitch_i in (("left", 59, 60), ("right", 61, 62)):
@@ -96,11 +100,10 @@ class PortraitDecoder:
         moves the skin around them. The mesh's lid alone met the lower lid at its middle only,
         leaving the corners of the eye open."""
         k = INDEX[BLINK[side]]
-        rest = self.portrait.weights[k]
-        amount = float(np.clip((weights[k] - rest) / max(1.0 - rest, 1e-3), 0.0, 1.0))
+        amount = float(np.clip(weights[k], 0.0, 1.0))
         upper, lower = UPPER_LID_LINE[side], LOWER_LID_LINE[side]
         basis = self.portrait.basis[k]
-        delta = weights[k] - rest
+        delta = weights[k]
         source = self.portrait.points
         meet = source[lower] + 0.2 * (source[upper] - source[lower])
         # The warp closes the lids only to a third of the opening: squeezing the last of it shut
@@ -110,6 +113,23 @@ class PortraitDecoder:
             others = points[ids] - source[ids] - delta * basis[ids]      # every other shape's motion
             points[ids] = source[ids] + others + travel * (goal - source[ids])
         self.closing[side] = amount
+
+    def _close_lips(self, points: np.ndarray, weights: np.ndarray) -> None:
+        """p, b and m shut the lips whatever the photo's mouth does: a smile that shows teeth has
+        its lips apart, and the mesh's closing shapes, added to it, left a gap. How shut: ARKit's
+        mouthClose closes the lips against an open jaw (so mouthClose near jawOpen is shut), and
+        pressing or rolling the lips shuts them too. The inner lips then meet on their middle line."""
+        jaw = max(float(weights[INDEX["jawOpen"]]), 0.05)
+        shut = max(float(weights[INDEX["mouthClose"]]) / jaw,
+                   0.5 * float(weights[INDEX["mouthPressLeft"]] + weights[INDEX["mouthPressRight"]])
+                   + 0.5 * float(weights[INDEX["mouthRollLower"]] + weights[INDEX["mouthRollUpper"]]))
+        shut = float(np.clip((shut - 0.3) / 0.6, 0.0, 1.0))
+        if shut <= 0.0:
+            return
+        upper, lower = np.array(INNER_LIPS[1:10]), np.array(INNER_LIPS[11:20][::-1])
+        meet = 0.5 * (points[upper, 1] + points[lower, 1])
+        points[upper, 1] += shut * (meet - points[upper, 1])
+        points[lower, 1] += shut * (meet - points[lower, 1])
 
     def _close_eye(self, points: np.ndarray, side: str) -> None:
         """Keep a closing eye's geometry sane: a lid never passes the other (the pair meets at
@@ -175,10 +195,10 @@ class PortraitDecoder:
         self.lids.paint(image, target, self.closing)
         return image
 
-    def rest_frame(self) -> np.ndarray:
-        """The frame that gives the photo back: its own weights, no turn, eyes ahead."""
+    @staticmethod
+    def rest_frame() -> np.ndarray:
+        """The frame that gives the photo back: no weights, no turn, eyes ahead."""
         frame = np.zeros(FRAME_WIDTH)
-        frame[:52] = self.portrait.weights
         frame[55] = 1.0
         return frame
 
