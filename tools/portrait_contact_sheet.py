@@ -12,12 +12,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
-from scipy.spatial.transform import Rotation
-
 from avbridge.core.arkit import INDEX
 from avbridge.render.portrait import PortraitDecoder, fit_portrait
 from avbridge.render.portrait.fit import load_image
+from PIL import Image, ImageDraw
+from scipy.spatial.transform import Rotation
 
 
 def poses(rest: np.ndarray) -> list[tuple[str, np.ndarray]]:

@@ -155,14 +155,14 @@ class MouthPainter:
     def _own_teeth(self, layer: np.ndarray, p: np.ndarray, box: tuple[int, int, int, int], tongue_out: float) -> np.ndarray:
         """The photo's teeth, the upper row moved with the upper lip, the lower with the lower lip."""
         assert self.own_teeth is not None
-        patch, inside, (sx0, sy0, sx1, sy1) = self.own_teeth
+        patch, inside, (sx0, sy0, _, sy1) = self.own_teeth
         x0, y0, x1, y1 = box
         middle = 0.5 * (self.source[UPPER_INNER_LIP, 1] + self.source[LOWER_INNER_LIP, 1]) - sy0
         rows = np.arange(sy1 - sy0, dtype=np.float32)[:, None] + 0.5
         for lip, half, keep in ((UPPER_INNER_LIP, rows < middle, 1.0), (LOWER_INNER_LIP, rows >= middle, 1.0 - tongue_out)):
             dx, dy = p[lip] - self.source[lip]
             mask = inside * half * keep
-            matrix = np.float32([[1, 0, sx0 + dx - x0], [0, 1, sy0 + dy - y0]])
+            matrix = np.array([[1, 0, sx0 + dx - x0], [0, 1, sy0 + dy - y0]], np.float32)
             size = (x1 - x0, y1 - y0)
             moved = cv2.warpAffine(patch, matrix, size, flags=cv2.INTER_LINEAR, borderValue=0)
             moved_mask = cv2.warpAffine(mask.astype(np.float32), matrix, size, flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
