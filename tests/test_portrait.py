@@ -149,3 +149,24 @@ def test_a_face_in_profile_is_refused():
     with pytest.raises(PortraitError) as caught:
         check_face(detection, (512, 512, 3))
     assert caught.value.code == "face_in_profile" and "70 degrees" in str(caught.value)
+
+
+def test_the_bank_gives_a_key_back_and_follows_the_jaw(decoder, finder):
+    from avbridge.render.portrait.bank import FrameBank
+    bank = FrameBank(decoder, expressions=("neutral",))
+    assert len(bank.keys) == 30, "15 visemes, eyes open and closed"
+    frame = decoder.rest_frame()
+    frame[:52] = bank.key_weights[7]
+    order, mix = bank.nearest(frame)
+    assert order[0] == 7 and mix[0] > 0.95
+    x0, y0, x1, y1 = decoder.warp.box
+    difference = np.abs(bank.render(frame)[y0:y1, x0:x1].astype(int) - bank.keys[7].astype(int))
+    assert difference.mean() < 0.5 and difference.max() <= 4, "the key itself, barely mixed with the next"
+
+    jaw = np.linspace(0, 0.6, 5)
+    read = []
+    for v in jaw:
+        f = decoder.rest_frame()
+        f[INDEX["jawOpen"]] = v
+        read.append(finder.find(bank.render(f, "flow")).weights[INDEX["jawOpen"]])
+    assert _r(jaw, read) >= 0.8, read
