@@ -92,55 +92,59 @@ def main() -> None:
     finder = FaceFinder()
     rng = np.random.default_rng(0)
     for name, rgb in photos:
-        t = time.perf_counter()
-        decoder = PortraitDecoder(fit_portrait(rgb, finder))
-        fit_ms = (time.perf_counter() - t) * 1000
-        bank = FrameBank(decoder)
-        rest = decoder.rest_frame()
-        frames = []
-        for _ in range(30):   # speech-like frames: jaw, smile, blinks, a small turn
-            f = rest.copy()
-            f[INDEX["jawOpen"]] = rng.uniform(0, 0.6)
-            f[INDEX["mouthSmileLeft"]] = f[INDEX["mouthSmileRight"]] = rng.uniform(0, 0.3)
-            f[INDEX["eyeBlinkLeft"]] = f[INDEX["eyeBlinkRight"]] = float(rng.random() < 0.1)
-            f[52:56] = Rotation.from_euler("yx", rng.uniform(-8, 8, 2), degrees=True).as_quat()
-            frames.append(f)
-        h, w = rgb.shape[:2]
-        mx, my = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        baseline = timed(lambda f: cv2.remap(rgb, mx, my, cv2.INTER_LINEAR), frames)
-        direct = timed(decoder.render, frames)
-        blend = timed(lambda f: bank.render(f, "blend"), frames)
-        flow = timed(lambda f: bank.render(f, "flow"), frames)
-        print(f"\n### {name}: {w}x{h}, face {decoder.portrait.face_width:.0f} px wide, fit {fit_ms:.0f} ms "
-              f"(landmark residual {decoder.portrait.fit_residual_px:.2f} px)\n")
-        print("| path | ms a frame | frames/s | x the baseline | start-up |")
-        print("|---|---|---|---|---|")
-        print(f"| baseline: one full-frame cv2.remap | {baseline:.2f} | {1000 / baseline:.0f} | 1.0 | |")
-        print(f"| direct decoding | {direct:.2f} | {1000 / direct:.0f} | {direct / baseline:.1f} | {fit_ms:.0f} ms fit |")
-        print(f"| bank, blend of 2 keys | {blend:.2f} | {1000 / blend:.0f} | {blend / baseline:.1f} | "
-              f"{bank.build_seconds:.2f} s for {len(bank.keys)} keys, {bank.nbytes / 1e6:.1f} MB |")
-        print(f"| bank, DIS flow between 2 keys | {flow:.2f} | {1000 / flow:.0f} | {flow / baseline:.1f} | same keys |")
-        base = finder.find(rgb).yaw_pitch_degrees
-        print("\n| path | jawOpen r | eyeBlinkLeft r | eyeBlinkRight r | yaw r | pitch r | mean abs diff from direct (grey levels) |")
-        print("|---|---|---|---|---|---|---|")
-        for label, render in (("direct", decoder.render), ("bank, blend", lambda f: bank.render(f, "blend")),
-                              ("bank, flow", lambda f: bank.render(f, "flow"))):
-            r = closed_loop(render, finder, rest, base)
-            diff = np.mean([np.abs(render(f).astype(int) - decoder.render(f).astype(int)).mean() for f in frames[:10]])
-            print(f"| {label} | {r['jawOpen']:.3f} | {r['eyeBlinkLeft']:.3f} | {r['eyeBlinkRight']:.3f} | {r['yaw']:.3f} | "
-                  f"{r['pitch']:.3f} | {diff:.2f} |")
-        turned = rest.copy()
-        turned[52:56] = Rotation.from_euler("yx", [15, 8], degrees=True).as_quat()
-        image = decoder.render(turned)
-        x0, y0, x1, y1 = decoder.warp.box
-        outside = np.ones(rgb.shape[:2], bool)
-        outside[y0:y1, x0:x1] = False
-        from skimage.metrics import structural_similarity
-        neutral = decoder.render(rest)
-        print(f"\nneutral frame vs photo: PSNR {psnr(neutral, rgb):.1f} dB, SSIM "
-              f"{structural_similarity(neutral, rgb, channel_axis=2):.4f}; head turned 15/8 degrees: largest change "
-              f"outside the face's box {np.abs(image.astype(int) - rgb.astype(int))[outside].max()} grey levels "
-              f"({outside.mean() * 100:.0f} % of the frame)")
+        report(name, rgb, finder, rng)
+
+
+def report(name: str, rgb: np.ndarray, finder: FaceFinder, rng: np.random.Generator) -> None:
+    t = time.perf_counter()
+    decoder = PortraitDecoder(fit_portrait(rgb, finder))
+    fit_ms = (time.perf_counter() - t) * 1000
+    bank = FrameBank(decoder)
+    rest = decoder.rest_frame()
+    frames = []
+    for _ in range(30):   # speech-like frames: jaw, smile, blinks, a small turn
+        f = rest.copy()
+        f[INDEX["jawOpen"]] = rng.uniform(0, 0.6)
+        f[INDEX["mouthSmileLeft"]] = f[INDEX["mouthSmileRight"]] = rng.uniform(0, 0.3)
+        f[INDEX["eyeBlinkLeft"]] = f[INDEX["eyeBlinkRight"]] = float(rng.random() < 0.1)
+        f[52:56] = Rotation.from_euler("yx", rng.uniform(-8, 8, 2), degrees=True).as_quat()
+        frames.append(f)
+    h, w = rgb.shape[:2]
+    mx, my = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    baseline = timed(lambda f: cv2.remap(rgb, mx, my, cv2.INTER_LINEAR), frames)
+    direct = timed(decoder.render, frames)
+    blend = timed(lambda f: bank.render(f, "blend"), frames)
+    flow = timed(lambda f: bank.render(f, "flow"), frames)
+    print(f"\n### {name}: {w}x{h}, face {decoder.portrait.face_width:.0f} px wide, fit {fit_ms:.0f} ms "
+          f"(landmark residual {decoder.portrait.fit_residual_px:.2f} px)\n")
+    print("| path | ms a frame | frames/s | x the baseline | start-up |")
+    print("|---|---|---|---|---|")
+    print(f"| baseline: one full-frame cv2.remap | {baseline:.2f} | {1000 / baseline:.0f} | 1.0 | |")
+    print(f"| direct decoding | {direct:.2f} | {1000 / direct:.0f} | {direct / baseline:.1f} | {fit_ms:.0f} ms fit |")
+    print(f"| bank, blend of 2 keys | {blend:.2f} | {1000 / blend:.0f} | {blend / baseline:.1f} | "
+          f"{bank.build_seconds:.2f} s for {len(bank.keys)} keys, {bank.nbytes / 1e6:.1f} MB |")
+    print(f"| bank, DIS flow between 2 keys | {flow:.2f} | {1000 / flow:.0f} | {flow / baseline:.1f} | same keys |")
+    base = finder.find(rgb).yaw_pitch_degrees
+    print("\n| path | jawOpen r | eyeBlinkLeft r | eyeBlinkRight r | yaw r | pitch r | mean abs diff from direct (grey levels) |")
+    print("|---|---|---|---|---|---|---|")
+    for label, render in (("direct", decoder.render), ("bank, blend", lambda f: bank.render(f, "blend")),
+                          ("bank, flow", lambda f: bank.render(f, "flow"))):
+        r = closed_loop(render, finder, rest, base)
+        diff = np.mean([np.abs(render(f).astype(int) - decoder.render(f).astype(int)).mean() for f in frames[:10]])
+        print(f"| {label} | {r['jawOpen']:.3f} | {r['eyeBlinkLeft']:.3f} | {r['eyeBlinkRight']:.3f} | {r['yaw']:.3f} | "
+              f"{r['pitch']:.3f} | {diff:.2f} |")
+    turned = rest.copy()
+    turned[52:56] = Rotation.from_euler("yx", [15, 8], degrees=True).as_quat()
+    image = decoder.render(turned)
+    x0, y0, x1, y1 = decoder.warp.box
+    outside = np.ones(rgb.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    from skimage.metrics import structural_similarity
+    neutral = decoder.render(rest)
+    print(f"\nneutral frame vs photo: PSNR {psnr(neutral, rgb):.1f} dB, SSIM "
+          f"{structural_similarity(neutral, rgb, channel_axis=2):.4f}; head turned 15/8 degrees: largest change "
+          f"outside the face's box {np.abs(image.astype(int) - rgb.astype(int))[outside].max()} grey levels "
+          f"({outside.mean() * 100:.0f} % of the frame)")
 
 
 if __name__ == "__main__":
