@@ -170,3 +170,41 @@ def test_the_bank_gives_a_key_back_and_follows_the_jaw(decoder, finder):
         f[INDEX["jawOpen"]] = v
         read.append(finder.find(bank.render(f, "flow")).weights[INDEX["jawOpen"]])
     assert _r(jaw, read) >= 0.8, read
+
+
+# -- over the protocol (SPEC 8.8) -------------------------------------------------------------------
+
+def _astronaut_png() -> bytes:
+    return _png(data.astronaut())
+
+
+def test_a_portrait_session_streams_video_on_the_frames_timeline(client):
+    from avbridge.client import ServerError
+    assert "portrait" in client.welcome["capabilities"]
+    session = client.open(realtime=False, idle=False)
+    reply = session.portrait(_astronaut_png(), fps=25, quality=80)
+    assert reply.type == "ok"
+    result = session.say("Hello there, Bob.", timeout=60)
+    assert result.video, "video frames arrive with the line"
+    duration = result.end["time"] - result.start
+    assert abs(len(result.video) - duration * 25) <= 2
+    assert [v.index for v in result.video] == list(range(len(result.video)))
+    for v in result.video:
+        assert abs(v.time - (result.start + v.index / 25)) < 1e-6
+    first = result.video[0].image()
+    assert first.shape == (512, 512, 3)
+    # The frame at the loudest, most open moment differs from the photo around the mouth.
+    jaw = result.track.blendshapes[:, INDEX["jawOpen"]]
+    widest = result.video[min(len(result.video) - 1, int(np.argmax(jaw) / result.track.fps * 25))].image()
+    assert np.abs(widest.astype(int) - data.astronaut().astype(int)).mean() > 0.5
+    with pytest.raises(ServerError) as caught:
+        session.portrait(b"this is not a picture")
+    assert caught.value.code == "bad_image"
+    with pytest.raises(ServerError) as caught:
+        session.portrait(_png(np.full((200, 200, 3), 90, np.uint8)))
+    assert caught.value.code == "no_face"
+    with pytest.raises(ServerError) as caught:
+        session.portrait(_astronaut_png(), format="gif")
+    assert caught.value.code == "bad_field"
+    # The session still serves after the refusals.
+    assert session.say("Still here.", timeout=60).video

@@ -93,6 +93,49 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for name, rgb in photos:
         report(name, rgb, finder, rng)
+    first_video(photos[0][1])
+
+
+def first_video(rgb: np.ndarray, lines: int = 6) -> None:
+    """Time from `say` to the first `video` frame at a client, beside the first `frames` message
+    of the same lines: what the portrait adds to a line's start (in-process server, espeak)."""
+    import io
+
+    import zmq
+    from PIL import Image
+
+    from avbridge.client import Client
+    from avbridge.server.config import ServerConfig
+    from avbridge.server.transport import Server
+
+    server = Server(ServerConfig(endpoint="tcp://127.0.0.1:0", mirror_endpoint=None, voice="espeak"), context=zmq.Context()).start()
+    png = io.BytesIO()
+    Image.fromarray(rgb).save(png, format="PNG")
+    firsts: dict[str, list[float]] = {"frames, no portrait (baseline)": [], "frames": [], "video": []}
+    try:
+        with Client(server.endpoint, timeout=30) as client:
+            for k in range(2 * lines):
+                # A session a line: on one session, each line would wait for the last to play out.
+                session = client.open(realtime=True, idle=False)
+                plain = k % 2 == 0
+                if not plain:
+                    session.portrait(png.getvalue())
+                t0 = time.monotonic()
+                utterance = session.say_async(f"Line number {k + 1}: the market opens at dawn.")
+                seen: dict[str, float] = {}
+                for message, arrived in session.stream(utterance, timeout=30):
+                    kind = "frames, no portrait (baseline)" if plain and message.type == "frames" else message.type
+                    if kind in firsts and kind not in seen:
+                        seen[kind] = arrived - t0
+                for kind in seen:
+                    firsts[kind].append(seen[kind] * 1000)
+                session.close()
+    finally:
+        server.stop()
+    print(f"\n| at the client, after `say` ({lines} lines each, realtime sessions) | p50 ms | max ms |")
+    print("|---|---|---|")
+    for kind, values in firsts.items():
+        print(f"| first {kind} | {np.nanmedian(values):.1f} | {np.nanmax(values):.1f} |")
 
 
 def report(name: str, rgb: np.ndarray, finder: FaceFinder, rng: np.random.Generator) -> None:

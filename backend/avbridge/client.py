@@ -73,6 +73,27 @@ class SessionLost(RuntimeError):
 
 
 @dataclass
+class VideoFrame:
+    """One `video` frame of a portrait session: frame `index` at `time` on the session timeline."""
+    index: int
+    time: float
+    format: str              # "jpeg" or "rgb"
+    width: int
+    height: int
+    data: bytes
+
+    def image(self) -> np.ndarray:
+        """(height, width, 3) uint8 RGB."""
+        if self.format == "rgb":
+            return np.frombuffer(self.data, np.uint8).reshape(self.height, self.width, 3)
+        import io
+
+        from PIL import Image
+        with Image.open(io.BytesIO(self.data)) as picture:
+            return np.asarray(picture.convert("RGB"))
+
+
+@dataclass
 class UtteranceResult:
     """Everything one utterance streamed. Times are on the session timeline."""
     id: str
@@ -87,6 +108,8 @@ class UtteranceResult:
     first_audio_at: float | None = None      # local monotonic arrival times, for benchmarks
     first_frame_at: float | None = None
     frame_arrivals: list[float] = field(default_factory=list)
+    video: list[VideoFrame] = field(default_factory=list)      # portrait sessions (SPEC 8.8), in order
+    first_video_at: float | None = None
 
     @property
     def start(self) -> float:
@@ -321,6 +344,17 @@ class Session:
     def say(self, text: str, timeout: float | None = None, **options) -> UtteranceResult:
         return self.collect(self.say_async(text, **options), timeout)
 
+    def portrait(self, image: bytes, size: int | None = None, fps: float | None = None, format: str | None = None,
+                 quality: int | None = None, timeout: float | None = None) -> Message:
+        """Show this session as a photo (SPEC 8.8): `image` is the file's bytes. From the reply on,
+        every utterance's result carries `video` frames. A photo that cannot be animated raises
+        ServerError with its code (no_face, several_faces, face_too_small, ...)."""
+        fields: dict = {"session": self.id}
+        for name, value in (("size", size), ("fps", fps), ("format", format), ("quality", quality)):
+            if value is not None:
+                fields[name] = float(value) if name == "fps" else value
+        return self.client.request(Message("portrait", fields, [bytes(image)]), timeout)
+
     def speak_audio(self, pcm: np.ndarray, sample_rate: int, chunk_s: float = 0.1,
                     utterance: str | None = None, timeout: float | None = None,
                     text: str | None = None) -> UtteranceResult:
@@ -418,6 +452,8 @@ class Session:
         frame_arrivals: list[float] = []
         header: Message | None = None
         end: Message | None = None
+        video: list[VideoFrame] = []
+        first_video: float | None = None
         for message, arrived in self.stream(utterance, timeout):
             if message.type == "stream":
                 header = message
@@ -435,6 +471,10 @@ class Session:
                 frame_arrivals.append(arrived)
             elif message.type == "event":
                 result_events.append({k: v for k, v in message.fields.items() if k != "session"})
+            elif message.type == "video":
+                video.append(VideoFrame(message["index"], message["time"], message["format"], message["width"],
+                                        message["height"], message.bulk[0]))
+                first_video = first_video or arrived
             elif message.type == "end":
                 end = message
         if end is None:
@@ -449,5 +489,7 @@ class Session:
         packed = np.concatenate([b for f, b in sorted(frames, key=lambda x: x[0])]) if frames else np.zeros((0, 63), np.float32)
         packed = packed[:end_frames]
         track = Track.from_packed(header["fps"], packed)
+        video = [v for v in sorted(video, key=lambda v: v.index) if v.time < end["time"] - 1e-9]   # cut at the end (SPEC 8.8)
         return UtteranceResult(utterance, header, end, pcm, header["sample_rate"], track, result_events,
-                               audio_times, frame_times[:len(packed)], first_audio, first_frame, frame_arrivals)
+                               audio_times, frame_times[:len(packed)], first_audio, first_frame, frame_arrivals,
+                               video, first_video)

@@ -35,7 +35,7 @@ class MessageType:
     required: dict[str, str] = field(default_factory=dict)
     optional: dict[str, str] = field(default_factory=dict)
     bulk: int = 0             # exact number of bulk frames after the header
-    bulk_kind: str = ""       # "s16le" or "f32le"
+    bulk_kind: str = ""       # "s16le", "f32le", or "bytes" (an encoded file or image: no size rule)
 
 
 def _t(name: str, sender: str, required: dict | None = None, optional: dict | None = None,
@@ -70,6 +70,8 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
     _t("user_face", CLIENT, {"session": "str", "time": "float"}, {"tracked": "bool"},
        bulk=1, bulk_kind="f32le"),
     _t("ping", CLIENT, {"client_time": "float"}, {"session": "str"}),
+    _t("portrait", CLIENT, {"session": "str"}, {"size": "uint", "fps": "float", "format": "str", "quality": "uint"},
+       bulk=1, bulk_kind="bytes"),
     # -- replies (server -> client) ----------------------------------------------------------
     _t("welcome", SERVER, {"re": "uint", "version": "uint", "server": "str", "capabilities": "strs",
                            "blendshapes": "strs", "fps": "float", "sample_rate": "uint",
@@ -92,6 +94,8 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
        {"text": "str", "phoneme": "str", "viseme": "str", "end": "float", "final": "bool"}),
     _t("end", SERVER, {**_STREAM, "status": "str", "frames": "uint", "samples": "uint"},
        {"reason": "str", "re": "uint"}),
+    _t("video", SERVER, {**_STREAM, "index": "uint", "fps": "float", "format": "str", "width": "uint", "height": "uint"},
+       bulk=1, bulk_kind="bytes"),
 )}
 
 RANGES: dict[str, dict[str, tuple[float, float]]] = {
@@ -101,6 +105,7 @@ RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "set": {"intensity": (0, 1), "expressiveness": (0, 2), "articulation": (0.2, 2), "blink_rate": (0, 60),
             "gaze_yaw": (-0.6, 0.6), "gaze_pitch": (-0.6, 0.6), "calibrate": (0.2, 10)},
     "user_audio": {"sample_rate": (8000, 96000)},
+    "portrait": {"size": (64, 1024), "fps": (1, 60), "quality": (1, 100)},
 }
 """Inclusive value ranges of request fields (SPEC section 6.1). A decoder checks each right after
 the field's type, so that a value out of range is `bad_field` before the bulk frames are counted
@@ -116,5 +121,7 @@ LIVE_MODES = ("telepresence", "listen")
 USER_FACE_LAYOUT = (52, 7)
 """float32 values in a user_face frame: ARKit weights, head pose (quaternion xyzw + translation)."""
 END_STATUSES = ("done", "interrupted", "error")
+VIDEO_FORMATS = ("jpeg", "rgb")
+"""`video` frames: a JPEG file, or width x height x 3 bytes of RGB, rows top to bottom."""
 FRAME_LAYOUT = (52, 7, 4)
 """float32 values per frame: blendshapes, head pose (quaternion xyzw + translation), gaze."""

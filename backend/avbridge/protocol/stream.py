@@ -49,3 +49,10 @@ def end_message(session: str, utterance: str, time: float, status: str, frames: 
     return Message("end", {"session": session, "utterance": utterance, "time": time, "status": status,
                            "frames": int(frames), "samples": int(samples),
                            **({"re": re} if re else {}), **({"reason": reason} if reason else {})})
+
+
+def video_message(session: str, utterance: str, time: float, index: int, fps: float, fmt: str,
+                  width: int, height: int, data: bytes) -> Message:
+    """Video frame `index` of an utterance at `fps` (SPEC 8.8): a JPEG file or raw RGB."""
+    return Message("video", {"session": session, "utterance": utterance, "time": time, "index": int(index),
+                             "fps": float(fps), "format": fmt, "width": int(width), "height": int(height)}, [data])

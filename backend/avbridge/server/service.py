@@ -66,6 +66,9 @@ def available_capabilities() -> list[str]:
         caps.append("live")
     if importlib.util.find_spec("sentence_transformers") and importlib.util.find_spec("vaderSentiment"):
         caps.append("emotion_auto")
+    from avbridge.server.portraits import portrait_available
+    if portrait_available():
+        caps.append("portrait")
     return caps
 
 
@@ -98,6 +101,7 @@ class Service:
         from avbridge.server.live import LiveRunner
         self.live = LiveRunner(self.pool, wake, config.playout_delay_s)
         self.outputs = outputs_from_config(config, clock)
+        self._portraits: Any = None            # server.portraits.Portraits, made on the first `portrait`
 
     # -- lifecycle ----------------------------------------------------------------------------
     def engine(self, name: str) -> SpeechEngine:
@@ -338,6 +342,15 @@ class Service:
         if session.live is None:
             raise ProtocolError("bad_field", f"{m.type}: session {session.id} is not live; open it with live telepresence or listen")
         return session
+
+    def _on_portrait(self, client: ClientState, m: Message) -> list[Message]:
+        session = self._session(client, m)
+        if "portrait" not in self.capabilities:
+            raise ProtocolError("bad_field", "portrait: this server cannot render portraits (install the camera extra)")
+        if self._portraits is None:
+            from avbridge.server.portraits import Portraits
+            self._portraits = Portraits()
+        return [self._portraits.attach(session, m)]
 
     def _on_ping(self, client: ClientState, m: Message) -> list[Message]:
         fields = {"re": m.seq, "client_time": m["client_time"], "server_time": self.clock() - self.started}

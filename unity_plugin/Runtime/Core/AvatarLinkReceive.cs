@@ -82,6 +82,10 @@ namespace Avbridge.Core
                             Enqueue(new LinkEvent { Kind = LinkEventKind.StreamEnded, Utterance = m.Str("utterance"), Text = m.Str("status"), Message = m });
                     }
                     break;
+                case "video":
+                    // A portrait session's encoded frames (SPEC 8.8): a Unity avatar has its own
+                    // face, so they are not kept; MessageReceived sees them for anyone who wants them.
+                    break;
                 default:
                     OnReply(m);
                     break;

@@ -97,6 +97,12 @@ namespace Avbridge.Core.Protocol
             Add(new MessageType("ping", "client", 0, "",
                 new string[] { "client_time", "float" },
                 new string[] { "session", "str" }));
+            Add(new MessageType("portrait", "client", 1, "bytes",
+                new string[] { "session", "str" },
+                new string[] { "size", "uint", "fps", "float", "format", "str", "quality", "uint" })
+                .Range("size", 64, 1024)
+                .Range("fps", 1, 60)
+                .Range("quality", 1, 100));
             Add(new MessageType("welcome", "server", 0, "",
                 new string[] { "re", "uint", "version", "uint", "server", "str", "capabilities", "strs", "blendshapes", "strs", "fps", "float", "sample_rate", "uint", "audio_format", "str", "heartbeat_ms", "uint", "max_bulk_bytes", "uint", "max_text_chars", "uint", "voices", "strs", "motions", "strs" },
                 new string[] {  }));
@@ -130,6 +136,9 @@ namespace Avbridge.Core.Protocol
             Add(new MessageType("end", "server", 0, "",
                 new string[] { "session", "str", "utterance", "str", "time", "float", "status", "str", "frames", "uint", "samples", "uint" },
                 new string[] { "reason", "str", "re", "uint" }));
+            Add(new MessageType("video", "server", 1, "bytes",
+                new string[] { "session", "str", "utterance", "str", "time", "float", "index", "uint", "fps", "float", "format", "str", "width", "uint", "height", "uint" },
+                new string[] {  }));
         }
     }
 }
