@@ -102,11 +102,10 @@ def first_video(rgb: np.ndarray, lines: int = 6) -> None:
     import io
 
     import zmq
-    from PIL import Image
-
     from avbridge.client import Client
     from avbridge.server.config import ServerConfig
     from avbridge.server.transport import Server
+    from PIL import Image
 
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:0", mirror_endpoint=None, voice="espeak"), context=zmq.Context()).start()
     png = io.BytesIO()
@@ -127,8 +126,8 @@ def first_video(rgb: np.ndarray, lines: int = 6) -> None:
                     kind = "frames, no portrait (baseline)" if plain and message.type == "frames" else message.type
                     if kind in firsts and kind not in seen:
                         seen[kind] = arrived - t0
-                for kind in seen:
-                    firsts[kind].append(seen[kind] * 1000)
+                for kind, at in seen.items():
+                    firsts[kind].append(at * 1000)
                 session.close()
     finally:
         server.stop()

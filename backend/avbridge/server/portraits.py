@@ -89,7 +89,11 @@ class Portraits:
         self._lock = threading.Lock()
 
     def attach(self, session: Any, m: Message) -> Message:
-        from avbridge.render.portrait import PortraitDecoder, PortraitError, fit_portrait
+        from avbridge.render.portrait import (
+            PortraitDecoder,
+            PortraitError,
+            fit_portrait,
+        )
         from avbridge.render.portrait.fit import load_image
 
         fmt = m.get("format", DEFAULTS["format"])
