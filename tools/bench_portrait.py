@@ -27,7 +27,7 @@ import numpy as np
 from avbridge.core.arkit import INDEX
 from avbridge.render.portrait import PortraitDecoder, fit_portrait
 from avbridge.render.portrait.bank import FrameBank
-from avbridge.render.portrait.fit import load_image
+from avbridge.render.portrait.fit import crop_to_face, load_image
 from avbridge.render.portrait.landmarks import FaceFinder
 from scipy.spatial.transform import Rotation
 
@@ -80,16 +80,19 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("images", nargs="*")
+    parser.add_argument("--crop", action="store_true", help="crop each photo to a square around its face first")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     photos: list[tuple[str, np.ndarray]] = []
     if args.images:
-        photos = [(Path(p).name, load_image(Path(p).read_bytes())) for p in args.images]
+        photos = [(Path(p).name, load_image(Path(p).read_bytes(), 2048 if args.crop else 512)) for p in args.images]
     else:
         from skimage import data
         photos = [("astronaut (skimage, NASA, public domain)", data.astronaut())]
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; one thread for OpenCV and BLAS")
     finder = FaceFinder()
+    if args.crop:
+        photos = [(name, crop_to_face(rgb, finder)) for name, rgb in photos]
     rng = np.random.default_rng(0)
     for name, rgb in photos:
         report(name, rgb, finder, rng)

@@ -90,6 +90,23 @@ def load_image(data: bytes, max_side: int = 512) -> np.ndarray:
     return np.asarray(image, np.uint8)
 
 
+def crop_to_face(rgb: np.ndarray, finder: FaceFinder, widths: float = 3.0, side: int = 512) -> np.ndarray:
+    """A square `side` x `side` around the face, `widths` face widths wide (a full-length photo
+    made into a portrait). The photo as it is when no face is found, so fitting says why."""
+    from PIL import Image
+    detection = finder.find(rgb)
+    if detection is None:
+        return rgb
+    centre = detection.points[:, :2].mean(0) - [0, 0.1 * np.ptp(detection.points[:, 1])]
+    half = widths * np.ptp(detection.points[:, 0]) / 2
+    h, w = rgb.shape[:2]
+    half = min(half, centre[0], w - centre[0], centre[1], h - centre[1]) if half > min(w, h) / 2 else half
+    x0, y0 = np.clip(np.round(centre - half).astype(int), 0, [w - 1, h - 1])
+    x1, y1 = np.clip(np.round(centre + half).astype(int), [x0 + 1, y0 + 1], [w, h])
+    crop = Image.fromarray(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+    return np.asarray(crop.resize((side, round(side * (y1 - y0) / (x1 - x0))), Image.Resampling.LANCZOS))
+
+
 def fit_portrait(rgb: np.ndarray, finder: FaceFinder | None = None, mesh: FaceMesh | None = None) -> Portrait:
     own = finder is None
     finder = finder or FaceFinder()
