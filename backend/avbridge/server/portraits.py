@@ -111,3 +111,10 @@ class Portraits:
         session.video = PortraitVideo(PortraitDecoder(portrait), float(m.get("fps", DEFAULTS["fps"])), fmt,
                                       int(m.get("quality", DEFAULTS["quality"])))
         return Message("ok", {"re": m.seq, "session": session.id})
+
+    def close(self) -> None:
+        """Release MediaPipe's graph: one left open kept a test process from exiting."""
+        with self._lock:
+            if self._finder is not None:
+                self._finder.close()
+                self._finder = None

@@ -136,6 +136,8 @@ class Service:
         if hasattr(self.pool, "shutdown"):
             self.pool.shutdown()
         self.outputs.stop()
+        if self._portraits is not None:
+            self._portraits.close()
 
     # -- connections (from the transport) -----------------------------------------------------
     def connected(self, fd: int) -> None:
