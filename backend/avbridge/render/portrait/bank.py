@@ -103,14 +103,11 @@ class FrameBank:
         return cv2.addWeighted(from_a, 1 - t, from_b, t, 0.0)
 
     def _head_mask(self) -> np.ndarray:
-        """Where the face moves with a turn: the face's hull, dilated and feathered (box coordinates)."""
+        """Where the face moves with a turn: the head with its hair (masks.py), feathered (box coordinates)."""
         x0, y0, x1, y1 = self.decoder.warp.box
-        points = self.decoder.portrait.points[:468, :2] - (x0, y0)
-        hull = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillConvexPoly(hull, cv2.convexHull(points.astype(np.int32)), 255)
-        size = max(3, int(0.15 * self.decoder.portrait.face_width) | 1)
-        grown = cv2.dilate(hull, np.ones((size, size), np.uint8))
-        return cv2.GaussianBlur(grown.astype(np.float32) / 255.0, (2 * size + 1, 2 * size + 1), size / 2)[..., None]
+        head = self.decoder.masks.head[y0:y1, x0:x1]
+        size = max(3, int(0.06 * self.decoder.portrait.face_width) | 1)
+        return cv2.GaussianBlur(head, (2 * size + 1, 2 * size + 1), size / 2)[..., None]
 
     def _turn(self, face: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """The head's rotation as one homography of the face, fitted to where the decoder would

@@ -16,6 +16,8 @@ photo grimace whenever the stream's smile was lower than the photo's.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -53,6 +55,9 @@ class PortraitDecoder:
         self.lids = paint.LidPainter(portrait)
         self._iris_held = {"right": True, "left": True}
         self.closing = {"right": 0.0, "left": 0.0}     # each eye's blink this frame, 0..1
+        self._masks: Any = None
+        self._layer: tuple[np.ndarray, np.ndarray] | None = None
+        self.layered = True        # the head over a still background plate (see `layer`)
         height = np.ptp(points[_FACE, 1])
         chin = points[152]
         # The head turns about the neck: below the chin, a little behind the face (pixels, image
@@ -170,6 +175,35 @@ class PortraitDecoder:
         relative = (points - self.pivot) * _DEPTH
         return relative @ matrix.T / _DEPTH + self.pivot
 
+    @property
+    def layer(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(head mask, background plate) for the warp: the head (GrabCut, masks.py) moves over a
+        plate of the photo with the head inpainted. The mask is feathered outward only and the
+        plate is the photo wherever the mask is below one half, so the rest frame is still the
+        photo, bit for bit. None: warp everything (layered=False)."""
+        if not self.layered:
+            return None
+        if self._layer is None:
+            import cv2
+            head = self.masks.head
+            hard = (head > 0.5).astype(np.uint8)
+            size = max(3, int(0.04 * self.portrait.face_width) | 1)
+            feather = cv2.GaussianBlur(cv2.dilate(hard, np.ones((size, size), np.uint8)).astype(np.float32), (2 * size + 1, 2 * size + 1), size / 2)
+            mask = np.maximum(hard.astype(np.float32), feather)
+            mask[hard == 0] = np.minimum(mask[hard == 0], 0.5)        # outside the head: at most half
+            plate = cv2.inpaint(self.portrait.image, cv2.dilate(hard, np.ones((3, 3), np.uint8)), 5, cv2.INPAINT_TELEA)
+            plate[hard == 0] = self.portrait.image[hard == 0]
+            self._layer = (mask.astype(np.float32), plate)
+        return self._layer
+
+    @property
+    def masks(self) -> Any:
+        """render.portrait.masks.PortraitMasks of the photo, made on first use (~50-90 ms: GrabCut)."""
+        if self._masks is None:
+            from avbridge.render.portrait.masks import portrait_masks
+            self._masks = portrait_masks(self.portrait.image, self.portrait.points)
+        return self._masks
+
     @staticmethod
     def _turning(frame: np.ndarray) -> bool:
         quat = np.asarray(frame[52:56], np.float64)
@@ -190,7 +224,7 @@ class PortraitDecoder:
             steer &= ~self._silhouette
         skull = self._turn(self.skull.copy(), frame)
         source = np.r_[p.points[steer, :2], self.skull[:, :2]]
-        image = self.warp.apply(p.image, source, np.r_[target[steer, :2], skull[:, :2]])
+        image = self.warp.apply(p.image, source, np.r_[target[steer, :2], skull[:, :2]], layer=self.layer)
         self.mouth.paint(image, target, frame)
         self.lids.paint(image, target, self.closing)
         return image

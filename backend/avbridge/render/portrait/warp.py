@@ -49,9 +49,20 @@ class FaceWarp:
         dense = cv2.resize(coarse, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)
         return self._identity[0] + dense[..., 0], self._identity[1] + dense[..., 1]
 
-    def apply(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def apply(self, image: np.ndarray, source: np.ndarray, target: np.ndarray, out: np.ndarray | None = None,
+              layer: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """The warped photo. With `layer` (head mask, background plate; full-frame), only the head
+        is warped: it is laid, by its warped mask, over the plate (the photo with the head painted
+        out), so the background between the head and the ring holds still too."""
         x0, y0, x1, y1 = self.box
         map_x, map_y = self.maps(source, target)
         out = image.copy() if out is None else out
-        out[y0:y1, x0:x1] = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        warped = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        if layer is None:
+            out[y0:y1, x0:x1] = warped
+            return out
+        mask, plate = layer
+        moved = cv2.remap(mask, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[..., None]
+        still = plate[y0:y1, x0:x1].astype(np.float32)
+        out[y0:y1, x0:x1] = np.clip(warped * moved + still * (1 - moved) + 0.5, 0, 255).astype(np.uint8)
         return out
