@@ -208,3 +208,15 @@ def test_a_portrait_session_streams_video_on_the_frames_timeline(client):
     assert caught.value.code == "bad_field"
     # The session still serves after the refusals.
     assert session.say("Still here.", timeout=60).video
+
+
+def test_the_cli_writes_a_talking_portrait(tmp_path):
+    from avbridge.cli.main import main
+    photo = tmp_path / "astronaut.png"
+    photo.write_bytes(_astronaut_png())
+    assert main(["portrait", str(photo), "Hello there.", "--out", str(tmp_path / "out"), "--voice", "espeak"]) == 0
+    assert (tmp_path / "out" / "portrait.mp4").stat().st_size > 10_000
+    assert (tmp_path / "out" / "portrait_sheet.png").exists()
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(_png(np.full((64, 64, 3), 200, np.uint8)))
+    assert main(["portrait", str(blank), "Hello.", "--out", str(tmp_path / "no")]) == 2, "a sentence, not a traceback"

@@ -8,6 +8,7 @@ video is the sync in the track.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,36 +20,49 @@ from avbridge.takes.read import Take
 
 
 def render_preview(take: Take, out_dir: Path, fps: float = 30.0, size: int = 512, sheet_frames: int = 12) -> dict[str, Path]:
+    mesh = FaceMesh()
+    track = take.track
+
+    def frame_at(i: int) -> np.ndarray:
+        return np.asarray(mesh.render(track.blendshapes[i], track.head[i], track.gaze[i], size))
+
+    return write_take_video(take, Path(out_dir), "preview", (size, size), fps, frame_at,
+                            lambda image: Image.fromarray(image), sheet_frames, sheet_name="contact_sheet.png")
+
+
+def write_take_video(take: Take, out_dir: Path, stem: str, size: tuple[int, int], fps: float,
+                     frame_at: Callable[[int], np.ndarray], thumbnail: Callable[[np.ndarray], Image.Image],
+                     sheet_frames: int = 12, sheet_name: str | None = None) -> dict[str, Path]:
+    """`stem`.mp4 of `frame_at(track index)` images (W, H = `size`) with the take's audio, and a
+    contact sheet of `sheet_frames` thumbnails. Shared by the reference face and the portrait."""
     import imageio_ffmpeg
 
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    mesh = FaceMesh()
     track = take.track
     duration = len(track) / track.fps
     count = max(1, int(np.ceil(duration * fps - 1e-9)))
     indices = np.minimum(np.round(np.arange(count) / fps * track.fps).astype(int), len(track) - 1)
     audio_path = None
     if take.pcm is not None:
-        audio_path = out_dir / "preview_audio.wav"
+        audio_path = out_dir / f"{stem}_audio.wav"
         write_wav(audio_path, take.pcm, take.sample_rate)
-    video_path = out_dir / "preview.mp4"
-    writer = imageio_ffmpeg.write_frames(str(video_path), (size, size), fps=fps, codec="libx264", quality=7,
-                                         pix_fmt_out="yuv420p", macro_block_size=16,
+    video_path = out_dir / f"{stem}.mp4"
+    writer = imageio_ffmpeg.write_frames(str(video_path), size, fps=fps, codec="libx264", quality=7,
+                                         pix_fmt_out="yuv420p", macro_block_size=2 if size[0] % 16 or size[1] % 16 else 16,
                                          audio_path=str(audio_path) if audio_path else None,
                                          audio_codec="aac" if audio_path else None, ffmpeg_log_level="error")
     writer.send(None)
     sheet_at = set(np.linspace(0, count - 1, min(sheet_frames, count)).astype(int).tolist())
     thumbnails: list[tuple[float, Image.Image]] = []
     for n, i in enumerate(indices):
-        frame = mesh.render(track.blendshapes[i], track.head[i], track.gaze[i], size)
-        writer.send(np.ascontiguousarray(np.asarray(frame)))
+        image = frame_at(int(i))
+        writer.send(np.ascontiguousarray(image))
         if n in sheet_at:
-            thumbnails.append((n / fps, frame))
+            thumbnails.append((n / fps, thumbnail(image)))
     writer.close()
     if audio_path:
         audio_path.unlink()
-    sheet_path = out_dir / "contact_sheet.png"
+    sheet_path = out_dir / (sheet_name or f"{stem}_sheet.png")
     _contact_sheet(thumbnails, take.name).save(sheet_path)
     return {"video": video_path, "sheet": sheet_path}
 

@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from avbridge.core.audio import write_wav
 from avbridge.render.portrait.decode import PortraitDecoder
-from avbridge.render.preview import _contact_sheet
+from avbridge.render.preview import write_take_video
 from avbridge.takes.read import Take
 
 
@@ -26,38 +25,14 @@ def frame_codes(take: Take, index: int) -> np.ndarray:
 
 def render_portrait_video(take: Take, decoder: PortraitDecoder, out_dir: Path, fps: float = 30.0,
                           sheet_frames: int = 12) -> dict[str, Path]:
-    import imageio_ffmpeg
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    track = take.track
-    count = max(1, int(np.ceil(len(track) / track.fps * fps - 1e-9)))
-    indices = np.minimum(np.round(np.arange(count) / fps * track.fps).astype(int), len(track) - 1)
     width, height = decoder.portrait.size
     width, height = width - width % 2, height - height % 2          # yuv420p wants even sizes
-    audio_path = None
-    if take.pcm is not None:
-        audio_path = out_dir / "portrait_audio.wav"
-        write_wav(audio_path, take.pcm, take.sample_rate)
-    video_path = out_dir / "portrait.mp4"
-    writer = imageio_ffmpeg.write_frames(str(video_path), (width, height), fps=fps, codec="libx264", quality=7,
-                                         pix_fmt_out="yuv420p", macro_block_size=2,
-                                         audio_path=str(audio_path) if audio_path else None,
-                                         audio_codec="aac" if audio_path else None, ffmpeg_log_level="error")
-    writer.send(None)
-    sheet_at = set(np.linspace(0, count - 1, min(sheet_frames, count)).astype(int).tolist())
-    thumbnails: list[tuple[float, Image.Image]] = []
-    for n, i in enumerate(indices):
-        image = decoder.render(frame_codes(take, int(i)))[:height, :width]
-        writer.send(np.ascontiguousarray(image))
-        if n in sheet_at:
-            thumbnails.append((n / fps, _square(image, decoder)))
-    writer.close()
-    if audio_path:
-        audio_path.unlink()
-    sheet_path = out_dir / "portrait_sheet.png"
-    _contact_sheet(thumbnails, take.name).save(sheet_path)
-    return {"video": video_path, "sheet": sheet_path}
+
+    def frame_at(i: int) -> np.ndarray:
+        return decoder.render(frame_codes(take, i))[:height, :width]
+
+    return write_take_video(take, Path(out_dir), "portrait", (width, height), fps, frame_at,
+                            lambda image: _square(image, decoder), sheet_frames)
 
 
 def _square(image: np.ndarray, decoder: PortraitDecoder, side: int = 512) -> Image.Image:
