@@ -138,13 +138,18 @@ class MouthPainter:
         if self.own_teeth is not None:
             layer = self._own_teeth(layer, p, (x0, y0, x1, y1), out)
         else:
-            upper_teeth = min(0.5 * gap, 0.22 * self.width)
-            lower_teeth = min(0.25 * gap, 0.1 * self.width) if gap > 0.15 * self.width else 0.0
+            # A rounded mouth (oo) hides the teeth behind the lips: they recede as it narrows.
+            narrow = float(np.linalg.norm(p[MOUTH_CORNERS[0]] - p[MOUTH_CORNERS[1]])) / max(self.width, 1e-3)
+            shown = _smoothstep(0.7, 0.95, narrow)
+            upper_teeth = min(0.4 * gap, 0.15 * self.width) * shown
+            lower_teeth = min(0.25 * gap, 0.1 * self.width) * shown if gap > 0.15 * self.width else 0.0
             top = np.clip(upper + upper_teeth * (0.3 + 0.7 * across) - ys + 0.5, 0, 1)
             bottom = np.clip(ys - (lower - lower_teeth * across) + 0.5, 0, 1) * (1 - out) if lower_teeth else np.zeros_like(top)
             # Incisors a little brighter than the teeth beside them, with a faint line between each.
             seams = 1 - 0.18 * np.clip(1 - np.abs(np.sin(np.pi * (xs - centre_x) / (0.13 * self.width))) * 6, 0, 1)
-            shade = ((0.7 + 0.3 * across) * seams)[..., None]
+            # The lip shades the teeth just under it; the teeth darken toward the corners.
+            under_lip = np.clip((ys - upper) / max(0.35 * upper_teeth, 1.0), 0, 1)
+            shade = ((0.62 + 0.25 * across) * seams * (0.75 + 0.25 * under_lip))[..., None]
             teeth = np.clip(top + bottom, 0, 1)[..., None]
             layer = layer * (1 - teeth) + self.teeth[None, None, :] * shade * teeth
         if out > 0:   # th: the tongue comes forward between the teeth, in front of the lower row
