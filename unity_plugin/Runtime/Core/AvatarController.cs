@@ -59,6 +59,7 @@ namespace Avbridge.Core
 
         Attempt _attempt;
         double _retryIn = -1;
+        bool _retrying;           // the last attempt failed: the next failures are not reported again
         bool _paused;
         readonly Dictionary<string, SpeechHandle> _handles = new Dictionary<string, SpeechHandle>();
         readonly List<SpeechHandle> _settled = new List<SpeechHandle>();
@@ -229,10 +230,14 @@ namespace Avbridge.Core
             {
                 attempt.Link.Dispose();
                 State = ConnectionState.Disconnected;
-                RaiseError("not_connected", attempt.Error.Message);
+                // Said once per outage: a server that stays down for a minute is not 30 warnings.
+                if (!_retrying) RaiseError("not_connected", attempt.Error.Message);
+                else LastError = "not_connected: " + attempt.Error.Message;
+                _retrying = RetrySeconds > 0;
                 if (RetrySeconds > 0) _retryIn = RetrySeconds;
                 return;
             }
+            _retrying = false;
             Link = attempt.Link;
             State = ConnectionState.Connected;
             LastError = null;

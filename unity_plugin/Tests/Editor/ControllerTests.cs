@@ -93,6 +93,24 @@ namespace Avbridge.Tests
         }
 
         [Test]
+        public void WhileTheServerIsDownConnectKeepsTryingAndSaysSoOnce()
+        {
+            int port = LiveServer.FreePort();
+            var c = new AvatarController(new AvatarLinkOptions { ConnectTimeoutMs = 300 }, "tcp://127.0.0.1:" + port) { RetrySeconds = 0.2 };
+            int errors = 0;
+            c.Error += (code, text) => errors++;
+            c.Connect();
+            Pump(c, () => false, 1500);   // three or four failed attempts
+            Assert.AreEqual(1, errors, "one warning per outage, not one per attempt");
+            StringAssert.Contains("not_connected", c.LastError);
+            using (new LiveServer(port))
+            {
+                Assert.IsTrue(Pump(c, () => c.IsConnected, 20000), "connected once the server came up");
+                c.Disconnect();
+            }
+        }
+
+        [Test]
         public void Finding7_QuickDisableEnableLeavesALiveClient()
         {
             var server = LiveServer.Shared();
