@@ -33,14 +33,8 @@ from avbridge.server.clients import ClientState, ConnectionTracker
 from avbridge.server.config import ServerConfig
 from avbridge.server.outputs import outputs_from_config
 from avbridge.server.pacer import Pacer, Publish, Send, overflow_messages
-from avbridge.server.producers import (
-    AudioUtterance,
-    Hooks,
-    SayProducer,
-    SpeechCache,
-    due_in,
-    produce_idle,
-)
+from avbridge.server.lines import LineRunner
+from avbridge.server.producers import AudioUtterance
 from avbridge.server.scheduler import LIGHT, Scheduler, WorkerPool
 from avbridge.server.session import Session, Utterance
 from avbridge.speech import ENGINES, SpeechEngine, load_best_engine
@@ -86,20 +80,16 @@ class Service:
         self._engines: dict[str, SpeechEngine] = {}
         self._engine_lock = threading.Lock()
         self._generator = load_generator(config.motion)
-        self._cache = SpeechCache(config.speech_cache_entries)
         self.pool = pool if pool is not None else WorkerPool(Scheduler(), config.workers, clock=clock)
         self.scheduler: Scheduler = self.pool.scheduler
         self.pacer = Pacer(clock, config.lead_s, config.max_backlog_bytes)
         self.connections = ConnectionTracker(config.heartbeat_timeout_ms / 1000)
         self._mirror_now: list[tuple[Session, Message]] = []   # replies that observers should see too
-        self._parked: list[SayProducer] = []                   # producers far enough ahead of the clock
-        self._parked_lock = threading.Lock()
         self._idle_fed_at = -1.0
         self.started = clock()
-        self._hooks = Hooks(submit=self.pool.submit, park=self._park, line_done=self._start_next,
-                            wake=wake, emotion_of=self._emotion_of)
         from avbridge.server.live import LiveRunner
         self.live = LiveRunner(self.pool, wake, config.playout_delay_s)
+        self.lines = LineRunner(config, self.pool, wake, self.live, self._emotion_of)
         self.outputs = outputs_from_config(config, clock)
         self._portraits: Any = None            # server.portraits.Portraits, made on the first `portrait`
 
@@ -249,7 +239,7 @@ class Service:
             else:
                 session.pending.append(utt)
         if start:
-            self._producer(session, utt).start()
+            self.lines.start(session, utt)
         return [Message("ok", {"re": m.seq, "session": session.id, "utterance": utt.id})]
 
     def _on_speak_audio(self, client: ClientState, m: Message) -> list[Message]:
@@ -301,7 +291,7 @@ class Service:
             final = True
         if final:
             session.release(stream.utt)
-            self._start_next(session)
+            self.lines.start_next(session)
         self._wake()
 
     def _on_interrupt(self, client: ClientState, m: Message) -> list[Message]:
@@ -380,68 +370,6 @@ class Service:
         from avbridge.motion import text_emotion
         return text_emotion.shared().infer(text)
 
-    def _producer(self, session: Session, utt: Utterance) -> SayProducer:
-        return SayProducer(session, utt, self._cache, self.config.audio_message_s, self._hooks, self.config.lead_s)
-
-    def _park(self, producer: SayProducer) -> None:
-        session = producer.session
-        if session.realtime and session.ahead_of_clock(producer.utt) > self.config.produce_ahead_s:
-            with self._parked_lock:
-                self._parked.append(producer)
-        else:
-            producer.start()
-
-    def _resume_parked(self) -> None:
-        """Restart parked producers whose stream the clock has caught up with (I/O thread)."""
-        with self._parked_lock:
-            if not self._parked:
-                return
-            ready = [p for p in self._parked if p.utt.cancelled
-                     or p.session.ahead_of_clock(p.utt) <= self.config.produce_ahead_s]
-            self._parked = [p for p in self._parked if p not in ready]
-        for producer in ready:
-            producer.start()
-
-    def _start_next(self, session: Session) -> None:
-        with session.lock:
-            if session.active is not None or not session.pending or session.closed:
-                return
-            utt = session.pending.popleft()
-            session.active = utt
-        self._producer(session, utt).start()
-
-    def _feed_idle(self, session: Session) -> None:
-        """While a realtime session says nothing, keep its idle stream produced a little past the
-        lead. The I/O thread only checks; the session's own task makes the frames."""
-        if session.live is not None:
-            self.live.follow_avatar(session)
-        if not (session.realtime and session.idle_enabled) or session.closed or session.idle_queued:
-            return
-        with session.lock:
-            if session.on_air() is not None:
-                return
-            idle = session.idle
-            produced_until = (idle.utterance.start + idle.utterance.frames / session.fps) if idle and idle.utterance.start is not None \
-                else session.now()
-            # A listening avatar reacts to the user: its frames are made just ahead of need, not a
-            # second ahead, so a nod decided now is not queued behind frames already made.
-            listening = session.live is not None
-            horizon = session.now() + (self.config.playout_delay_s + 0.05 if listening else self.config.lead_s + 0.2)
-            if produced_until >= horizon:
-                return
-            frames = int(np.ceil((horizon + (0.05 if listening else 0.3) - produced_until) * session.fps))
-            session.idle_queued = True
-        runway = produced_until - session.now() - (0 if listening else self.config.lead_s)
-        self.pool.submit(lambda: self._produce_idle(session, frames), lane=LIGHT, deadline=due_in(session, runway),
-                         key=session.id, name="idle")
-
-    def _produce_idle(self, session: Session, frames: int) -> None:
-        try:
-            produce_idle(session, frames)
-        except Exception:  # idle motion failing must not take the session down
-            log.exception("idle motion failed session=%s", session.id)
-        self._wake()
-
     def _close_session(self, session: Session, why: str) -> list[Message]:
         """Close `session`; return the `end`s of lines it cut (for a client that is still there)."""
         ends = session.interrupt(reason=why)
@@ -492,11 +420,11 @@ class Service:
         `reply` sends a message outside the streams (an error for a client over its byte budget)."""
         now = self.clock()
         publish = self.outputs.observing(publish)
-        self._resume_parked()
+        self.lines.resume_parked()
         if now - self._idle_fed_at >= _IDLE_FEED_EVERY_S:
             self._idle_fed_at = now
             for session in list(self.sessions.values()):
-                self._feed_idle(session)
+                self.lines.feed_idle(session)
         for session, message in self._mirror_now:
             publish(session.id, encode(message))
         self._mirror_now.clear()
