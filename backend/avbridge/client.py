@@ -54,6 +54,11 @@ class ServerGone(ConnectionError):
     """The connection to the server closed and did not come back within its liveness timeout."""
 
 
+class KeyRefused(ConnectionError):
+    """The CURVE handshake failed: our key is not allowed, the server's key is wrong, or one side
+    uses CURVE and the other does not. The sentence says which."""
+
+
 class RequestLost(ConnectionError):
     """The connection dropped after a request left and before its reply came: it may or may not
     have been carried out, so it is not sent again by itself (only requests that are safe to
@@ -122,17 +127,26 @@ class UtteranceResult:
 
 class Client:
     def __init__(self, endpoint: str, timeout: float = 10.0, name: str = "avbridge-python",
-                 context: zmq.Context | None = None, heartbeat_ms: int = 1000) -> None:
+                 context: zmq.Context | None = None, heartbeat_ms: int = 1000,
+                 server_key: str | bytes | None = None, client_keys: str | None = None) -> None:
+        """`server_key`: the server's public key (z85) or its .key file; `client_keys`: this
+        client's .key_secret file (`avbridge keys`), whose public half the server must allow.
+        Both or neither: with them the connection is CurveZMQ (encrypted and authenticated)."""
         self.endpoint = endpoint
         self.timeout = timeout
         self._context = context or zmq.Context.instance()
         self._socket = self._context.socket(zmq.DEALER)
+        self._refused: str | None = None
+        if server_key is not None or client_keys is not None:
+            self._use_curve(server_key, client_keys)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.ROUTING_ID, b"py-" + uuid.uuid4().bytes[:8])
         self._socket.setsockopt(zmq.HEARTBEAT_IVL, heartbeat_ms)
         self._socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, heartbeat_ms * 5)
         self._socket.setsockopt(zmq.RCVHWM, 0)   # never drop the server's stream on our side
-        self._monitor = self._socket.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        self._monitor = self._socket.get_monitor_socket(
+            zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+            | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
         self._socket.connect(endpoint)
         self._poller = zmq.Poller()
         self._poller.register(self._socket, zmq.POLLIN)
@@ -157,7 +171,11 @@ class Client:
         # and an error comes back within milliseconds, far inside the last 4096.
         self._unanswered: collections.deque[int] = collections.deque(maxlen=4096)
         self._arrivals: dict[int, float] = {}
-        self.welcome = self.request(self._hello())
+        try:
+            self.welcome = self.request(self._hello())
+        except Exception:
+            self.close()   # a refused key or a server that never answered: no socket left behind
+            raise
         self._liveness_s = self.welcome.get("liveness_timeout_ms", heartbeat_ms * 5) / 1000
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -212,13 +230,37 @@ class Client:
         while self._hello_seq is not None:
             self._receive_one(deadline)
 
+    def _use_curve(self, server_key: str | bytes | None, client_keys: str | None) -> None:
+        from avbridge.core.keys import load_public, load_secret
+        if server_key is None or client_keys is None:
+            raise ValueError("CURVE needs both the server's public key and this client's key pair")
+        if isinstance(server_key, str) and (server_key.endswith(".key") or "/" in server_key):
+            server_public = load_public(server_key)
+        else:
+            server_public = server_key.encode() if isinstance(server_key, str) else server_key
+        if len(server_public) != 40:
+            raise ValueError("the server's public key is 40 z85 characters (or give its .key file)")
+        public, secret = load_secret(client_keys)
+        self._socket.setsockopt(zmq.CURVE_SERVERKEY, server_public)
+        self._socket.setsockopt(zmq.CURVE_PUBLICKEY, public)
+        self._socket.setsockopt(zmq.CURVE_SECRETKEY, secret)
+
     def _read_monitor(self) -> None:
         while True:
             try:
                 event = parse_monitor_message(self._monitor.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
                 return
-            if event["event"] == zmq.EVENT_DISCONNECTED:
+            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                self._refused = (f"the server at {self.endpoint} refused this client's key: it is not among the "
+                                 "server's allowed clients (--curve-clients)")
+            elif event["event"] == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+                self._refused = (f"the handshake with {self.endpoint} failed: one side uses CURVE and the other does "
+                                 "not, or they disagree on it (give both keys, or neither)")
+            elif event["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                self._refused = (f"the handshake with {self.endpoint} failed: the server's public key is not the "
+                                 "right one, or one side uses CURVE and the other does not")
+            elif event["event"] == zmq.EVENT_DISCONNECTED:
                 self._down_since = time.monotonic()
                 self.events.append(("disconnected", self.endpoint))
             elif event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
@@ -241,6 +283,8 @@ class Client:
     def _receive_one(self, deadline: float) -> Message | None:
         while True:
             self._read_monitor()
+            if self._refused is not None:
+                raise KeyRefused(self._refused)
             if self._down_since is not None and time.monotonic() - self._down_since > self._liveness_s:
                 raise ServerGone(f"the server at {self.endpoint} has been unreachable for "
                                  f"{time.monotonic() - self._down_since:.1f} s")

@@ -65,8 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
                               "in sync with the Live Link and VMC frames (needs the audio extra)")
     outputs.add_argument("--takes", metavar="DIR", help="write each line as DIR/<session>/<utterance>/speech.wav + "
                                                         "track.csv, timecoded like the Live Link packets")
+    security = serve.add_argument_group("security (CurveZMQ; a bind beyond loopback needs it, or --insecure)")
+    security.add_argument("--curve-secret", metavar="FILE", help="the server's secret key file (NAME.key_secret from `avbridge keys`)")
+    security.add_argument("--curve-clients", metavar="DIR", help="a folder of allowed clients' public key files (*.key)")
+    security.add_argument("--insecure", action="store_true",
+                          help="serve beyond loopback without encryption or authentication (a network you trust)")
     _server_args(serve)
     _logging_args(serve)
+
+    keys = sub.add_parser("keys", help="make a CURVE key pair: DIR/NAME.key (public, hand it out) and DIR/NAME.key_secret (keep it)")
+    keys.add_argument("name", help="e.g. server, or a client's name")
+    keys.add_argument("--out", default="keys", help="folder (default: ./keys)")
+    _logging_args(keys)
 
     say = sub.add_parser("say", help="speak TEXT and write speech.wav, track.csv, events.jsonl, plot.png")
     say.add_argument("text")
@@ -260,17 +270,26 @@ def _run(args) -> int:
                               voice=args.voice, fps=args.fps, lead_s=args.lead, motion=args.motion,
                               livelink=args.livelink, livelink_subject=args.livelink_subject, vmc=args.vmc,
                               vmc_names=args.vmc_names, allow_remote_outputs=args.allow_remote_outputs,
-                              output_delay_s=args.output_delay, takes_dir=args.takes, play_audio=args.play_audio)
+                              output_delay_s=args.output_delay, takes_dir=args.takes, play_audio=args.play_audio,
+                              curve_secret=args.curve_secret, curve_clients=args.curve_clients, insecure=args.insecure)
         if args.workers:
             config.workers = args.workers
+        from avbridge.core.keys import KeyFileError
         from avbridge.server.outputs import OutputError
         try:
             server = Server(config)
-        except OutputError as e:
+        except (OutputError, KeyFileError) as e:
             print(f"avbridge serve: {e}", file=sys.stderr)
             return 2
         server.service.engine(config.voice)   # load the voice before the first client waits on it
         server.serve_forever(handle_signals=True)
+        return 0
+    if args.command == "keys":
+        from avbridge.core.keys import make_keys
+        public, secret = make_keys(Path(args.out), args.name)
+        print(f"  public {public}  (give it to the other side: a server's to its clients, a client's into the "
+              f"server's --curve-clients folder)")
+        print(f"  secret {secret}  (keep it: the server's goes to --curve-secret)")
         return 0
     if args.command == "say":
         return _say_to_files(args, args.text, Path(args.out))

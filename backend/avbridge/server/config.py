@@ -14,6 +14,12 @@ class ServerConfig:
     """ROUTER: requests, replies and each client's own streams. Loopback unless told otherwise."""
     mirror_endpoint: str | None = "tcp://127.0.0.1:5571"
     """XPUB: a copy of every stream for observers; None disables it."""
+    curve_secret: str | None = None
+    """The server's CURVE secret certificate (`avbridge keys`); with curve_clients, both sockets use CURVE."""
+    curve_clients: str | None = None
+    """A folder of allowed clients' public certificates (*.key)."""
+    insecure: bool = False
+    """Allow a plaintext bind beyond loopback (refused otherwise)."""
     voice: str = "piper"
     motion: str = "procedural"
     fps: float = 60.0

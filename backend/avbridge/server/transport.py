@@ -34,6 +34,7 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from avbridge.server.config import ServerConfig
+from avbridge.server.security import Authenticator, check_bind, make_curve_server, server_keys
 from avbridge.server.service import Service
 
 log = logging.getLogger("avbridge.server")
@@ -56,6 +57,11 @@ class Server:
         self._thread: threading.Thread | None = None
         self.endpoint = ""
         self.mirror_endpoint = ""
+        keys = server_keys(self.config.curve_secret, self.config.curve_clients)
+        check_bind([self.config.endpoint, self.config.mirror_endpoint or ""], keys, self.config.insecure)
+        self.public_key = keys.public if keys is not None else None
+        self._auth = Authenticator(self._context, keys) if keys is not None else None
+        self._keys = keys
         self._bind()
         self._wake_push = self._context.socket(zmq.PUSH)
         self._wake_push.setsockopt(zmq.LINGER, 0)
@@ -74,6 +80,8 @@ class Server:
         if c.send_buffer_bytes:
             router.setsockopt(zmq.SNDBUF, c.send_buffer_bytes)
         _tcp_liveness(router, c.heartbeat_ms, c.heartbeat_timeout_ms)
+        if self._keys is not None:
+            make_curve_server(router, self._keys)
         self.endpoint = _bind(router, c.endpoint)
         self._router = router
         self._monitor = router.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
@@ -83,6 +91,8 @@ class Server:
             mirror.setsockopt(zmq.LINGER, 0)
             mirror.setsockopt(zmq.SNDHWM, c.send_hwm)
             _tcp_liveness(mirror, c.heartbeat_ms, c.heartbeat_timeout_ms)
+            if self._keys is not None:
+                make_curve_server(mirror, self._keys)
             self.mirror_endpoint = _bind(mirror, c.mirror_endpoint)
             self._mirror = mirror
         self._wake_pull = self._context.socket(zmq.PULL)
@@ -262,6 +272,8 @@ class Server:
         if self._mirror is not None:
             self._mirror.close(0)
         self._router.close(200)
+        if self._auth is not None:
+            self._auth.stop()
         log.info("stopped")
 
 
