@@ -7,12 +7,10 @@ import time
 
 import pytest
 import zmq
-
 from avbridge.cli.main import main
 from avbridge.client import Client, KeyRefused
 from avbridge.core.keys import make_keys
 from avbridge.server.security import SecurityError, check_bind, is_loopback, server_keys
-
 from conftest import make_server
 
 
