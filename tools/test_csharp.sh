@@ -9,7 +9,7 @@ NUNIT_DIR=$(dirname "$(ls /usr/lib/cli/nunit.framework-2.6*/nunit.framework.dll 
 MCS="mcs -langversion:7.2 -sdk:4.7.2 -warnaserror -nologo"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.dll
-$MCS -target:library -out:$OUT/Avbridge.Core.dll -recurse:'unity_plugin/Runtime/Core/*.cs'
+$MCS -target:library -out:$OUT/Avbridge.Core.dll -r:System.Numerics.dll -recurse:'unity_plugin/Runtime/Core/*.cs'
 # The glue and editor scripts compile against a stub of the Unity APIs they use (compile check only).
 $MCS -target:library -out:$OUT/UnityStub.dll -recurse:'tests/unity_stub/*.cs'
 $MCS -target:library -out:$OUT/Avbridge.Unity.dll -r:$OUT/Avbridge.Core.dll -r:$OUT/UnityStub.dll \
