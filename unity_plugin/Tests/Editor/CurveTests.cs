@@ -79,3 +79,98 @@ namespace Avbridge.Tests
         }
     }
 }
+
+namespace Avbridge.Tests
+{
+    using System.Collections.Generic;
+    using System.Diagnostics;
+    using System.IO;
+    using System.Threading;
+    using Avbridge.Core;
+    using Avbridge.Core.Zmtp;
+
+    /// <summary>The C# client speaking CurveZMQ to a real pyzmq CURVE server (`avbridge serve
+    /// --curve-secret --curve-clients`), with keys made by `avbridge keys`.</summary>
+    [TestFixture]
+    public class CurveServerTests
+    {
+        static string _keys;
+
+        static string Keys()
+        {
+            if (_keys != null) return _keys;
+            var dir = Path.Combine(Path.GetTempPath(), "avbridge-curve-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+            LiveServer.RunAvbridge("keys server --out " + dir);
+            LiveServer.RunAvbridge("keys unity --out " + dir);
+            LiveServer.RunAvbridge("keys stranger --out " + dir);
+            Directory.CreateDirectory(Path.Combine(dir, "allowed"));
+            File.Copy(Path.Combine(dir, "unity.key"), Path.Combine(dir, "allowed", "unity.key"));
+            return _keys = dir;
+        }
+
+        static LiveServer Server()
+        {
+            var dir = Keys();
+            return new LiveServer(0, "--curve-secret " + Path.Combine(dir, "server.key_secret") + " --curve-clients " + Path.Combine(dir, "allowed"));
+        }
+
+        static AvatarLinkOptions Options(string client)
+        {
+            var dir = Keys();
+            var options = new AvatarLinkOptions { ConnectTimeoutMs = 4000 };
+            if (client != null)
+            {
+                options.Zmtp.CurveServerKey = CurveKeyPair.Load(Path.Combine(dir, "server.key")).Public;
+                options.Zmtp.CurveClientKeys = CurveKeyPair.Load(Path.Combine(dir, client + ".key_secret"));
+            }
+            return options;
+        }
+
+        [Test]
+        public void AnAllowedClientStreamsALineOverCurve()
+        {
+            using (var server = Server())
+            using (var link = new AvatarLink(server.Endpoint, Options("unity")))
+            {
+                link.Connect();
+                link.Say("Secret words.");
+                var events = new List<LinkEvent>();
+                var watch = Stopwatch.StartNew();
+                LinkEvent ended = default(LinkEvent);
+                while (watch.ElapsedMilliseconds < 15000 && ended.Kind != LinkEventKind.StreamEnded)
+                {
+                    events.Clear();
+                    link.Poll(events);
+                    foreach (var e in events) if (e.Kind == LinkEventKind.StreamEnded) ended = e;
+                    Thread.Sleep(10);
+                }
+                Assert.AreEqual("done", ended.Text);
+                Assert.Greater(link.Stream.BufferedSeconds, 0.3, "the line's audio arrived, decrypted");
+            }
+        }
+
+        [TestCase("stranger", "refused")]
+        [TestCase(null, "CURVE")]
+        public void ARefusedClientGetsASentenceNotAHang(string client, string expected)
+        {
+            using (var server = Server())
+            {
+                var link = new AvatarLink(server.Endpoint, Options(client));
+                var watch = Stopwatch.StartNew();
+                var caught = Assert.Throws<TimeoutException>(() => link.Connect());
+                link.Dispose();
+                StringAssert.Contains(expected, caught.Message);
+                Assert.Less(watch.ElapsedMilliseconds, 6000);
+            }
+        }
+
+        [Test]
+        public void KeyFilesRoundTripThroughZ85()
+        {
+            var pair = CurveKeyPair.Load(Path.Combine(Keys(), "server.key_secret"));
+            Assert.AreEqual(32, pair.Public.Length);
+            CollectionAssert.AreEqual(pair.Public, NaCl.PublicKey(pair.Secret), "the file's public key is its secret key's");
+            CollectionAssert.AreEqual(pair.Public, Z85.Decode(Z85.Encode(pair.Public)));
+        }
+    }
+}

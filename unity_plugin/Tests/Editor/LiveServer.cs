@@ -20,8 +20,12 @@ namespace Avbridge.Tests
         public string Endpoint { get { return "tcp://127.0.0.1:" + Port; } }
         public string MirrorEndpoint { get { return "tcp://127.0.0.1:" + MirrorPort; } }
 
-        public LiveServer(int port = 0)
+        readonly string _extraArgs;
+
+        /// <summary>`extraArgs`: more `avbridge serve` options (CURVE keys, say).</summary>
+        public LiveServer(int port = 0, string extraArgs = "")
         {
+            _extraArgs = extraArgs;
             Port = port != 0 ? port : FreePort();
             MirrorPort = FreePort();
             Start();
@@ -54,7 +58,7 @@ namespace Avbridge.Tests
             string python = Environment.GetEnvironmentVariable("AVBRIDGE_PYTHON");
             if (string.IsNullOrEmpty(python) || !File.Exists(python))
                 Assert.Ignore("set AVBRIDGE_PYTHON to a Python with avbridge installed to run the live-server tests");
-            var info = new ProcessStartInfo(python, "-m avbridge serve --voice espeak --log-level warning --bind "
+            var info = new ProcessStartInfo(python, "-m avbridge serve --voice espeak --log-level warning " + _extraArgs + " --bind "
                                                     + Endpoint + " --mirror " + MirrorEndpoint)
             {
                 UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true,
@@ -95,5 +99,22 @@ namespace Avbridge.Tests
         }
 
         public void Dispose() { Stop(); }
+
+        /// <summary>Run `python -m avbridge ARGS` to its end (e.g. `keys`); the Python must exist
+        /// (the test is ignored otherwise, as the live-server tests are).</summary>
+        public static void RunAvbridge(string args)
+        {
+            string python = Environment.GetEnvironmentVariable("AVBRIDGE_PYTHON");
+            if (string.IsNullOrEmpty(python) || !File.Exists(python))
+                Assert.Ignore("set AVBRIDGE_PYTHON to a Python with avbridge installed to run the live-server tests");
+            var info = new ProcessStartInfo(python, "-m avbridge " + args) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            info.EnvironmentVariables["PYTHONPATH"] = Path.Combine(TestPaths.Repository(), "backend");
+            using (var process = Process.Start(info))
+            {
+                process.StandardOutput.ReadToEnd();
+                process.WaitForExit(60000);
+                if (process.ExitCode != 0) throw new InvalidOperationException("avbridge " + args + " failed: " + process.StandardError.ReadToEnd());
+            }
+        }
     }
 }

@@ -41,6 +41,10 @@ namespace Avbridge.Core.Zmtp
         /// <summary>How long Dispose waits for the socket's threads, which end within a millisecond or
         /// two once woken; a cap, not a sleep.</summary>
         public int DisposeWaitMs = 200;
+        /// <summary>CurveZMQ (RFC 26): the server's public key (32 bytes) and this client's pair
+        /// (Curve.CurveKeyPair.Load of a `avbridge keys` certificate). Both null: the NULL mechanism.</summary>
+        public byte[] CurveServerKey;
+        public Curve.CurveKeyPair CurveClientKeys;
     }
 
     public sealed class ZmtpSocket : IDisposable
@@ -60,6 +64,8 @@ namespace Avbridge.Core.Zmtp
         readonly ManualResetEvent _wake = new ManualResetEvent(false);     // set by Dispose: ends every wait
         readonly byte[] _header = new byte[9];                              // read buffer for frame headers
         volatile Stream _connectedStream;                                   // set once the handshake is done
+        Curve.CurveSession _curve;                                          // this connection's, when CURVE
+        readonly object _curveLock = new object();                          // boxing and queueing keep nonce order
         volatile bool _closing;
         volatile ZmtpState _state = ZmtpState.Connecting;
         TcpClient _tcp;
@@ -145,11 +151,37 @@ namespace Avbridge.Core.Zmtp
                 LastError = "a message of " + total + " bytes is over the " + _options.MaxQueuedSendBytes + "-byte send queue";
                 return false;
             }
+            if (_curve != null) return SendBoxed(frames, false);
             // One array per message, so the writer makes one write call for it (not one per header byte).
             var wire = new byte[total];
             int pos = 0;
             for (int i = 0; i < frames.Count; i++) pos = ZmtpFrames.PutFrame(wire, pos, frames[i], i < frames.Count - 1 ? FlagMore : (byte)0);
             return Enqueue(wire);
+        }
+
+        /// <summary>Each frame boxed into a MESSAGE (CurveZMQ); nonces must reach the server
+        /// in order, so boxing and queueing happen under one lock.</summary>
+        bool SendBoxed(IList<byte[]> frames, bool command)
+        {
+            var curve = _curve;
+            lock (_curveLock)
+            {
+                var boxed = new List<byte[]>(frames.Count);
+                long total = 0;
+                for (int i = 0; i < frames.Count; i++)
+                {
+                    byte flags = (byte)((i < frames.Count - 1 ? 1 : 0) | (command ? 2 : 0));
+                    var body = curve.Encode(frames[i], flags);
+                    boxed.Add(body);
+                    total += (body.LongLength > 255 ? 9 : 2) + body.LongLength;
+                }
+                var wire = new byte[total];
+                int pos = 0;
+                // As libzmq does: a MESSAGE travels as a plain final frame; its own first byte carries
+                // the more and command flags (inside the box, where they cannot be altered).
+                foreach (var body in boxed) pos = ZmtpFrames.PutFrame(wire, pos, body, 0);
+                return Enqueue(wire);
+            }
         }
 
         bool Enqueue(byte[] wire)
@@ -265,7 +297,10 @@ namespace Avbridge.Core.Zmtp
             greeting[9] = 0x7f;
             greeting[10] = 3;
             greeting[11] = 1;
-            Encoding.ASCII.GetBytes("NULL", 0, 4, greeting, 12);
+            bool curve = _options.CurveServerKey != null;
+            string ours = curve ? "CURVE" : "NULL";
+            Encoding.ASCII.GetBytes(ours, 0, ours.Length, greeting, 12);
+            _curve = null;
             lock (_writeLock) { _stream.Write(greeting, 0, 64); _stream.Flush(); }
             var peer = ReadExactly(64, true);
             if (peer[0] != 0xff || peer[9] != 0x7f)
@@ -273,8 +308,9 @@ namespace Avbridge.Core.Zmtp
             if (peer[10] < 3)
                 throw new IOException(Endpoint + " speaks ZMTP " + peer[10] + "." + peer[11] + "; 3.0 or later is needed");
             string mechanism = Encoding.ASCII.GetString(peer, 12, 20).TrimEnd('\0');
-            if (mechanism != "NULL")
-                throw new IOException(Endpoint + " wants the " + mechanism + " security mechanism; this client speaks NULL only");
+            if (mechanism != ours)
+                throw new IOException(Endpoint + " uses the " + mechanism + " security mechanism and this client " + ours
+                                      + (curve ? ": the server is not set up for CURVE" : ": give this client the server's public key and a key pair (ZmtpOptions.CurveServerKey)"));
             var ready = new MemoryStream();
             ZmtpFrames.WriteCommandName(ready, "READY");
             ZmtpFrames.WriteProperty(ready, "Socket-Type", Encoding.ASCII.GetBytes(Type == ZmtpSocketType.Dealer ? "DEALER" : "SUB"));
@@ -287,11 +323,40 @@ namespace Avbridge.Core.Zmtp
                 ZmtpFrames.WriteProperty(ready, "Identity", identity);
             }
             var readyBody = ready.ToArray();
-            var readyWire = new byte[readyBody.Length + 9];
-            int readyLength = ZmtpFrames.PutFrame(readyWire, 0, readyBody, FlagCommand);
-            lock (_writeLock) { _stream.Write(readyWire, 0, readyLength); _stream.Flush(); }
             byte flags;
-            var body = ReadFrame(out flags, true);
+            byte[] body;
+            if (curve)
+            {
+                var session = new Curve.CurveSession(_options.CurveServerKey, _options.CurveClientKeys);
+                WriteCommand(session.Hello());
+                var welcome = ReadFrame(out flags, true);
+                if (ZmtpFrames.CommandName(welcome) == "ERROR")
+                    throw new IOException(Endpoint + " refused the CURVE handshake: " + Encoding.UTF8.GetString(welcome, 7, Math.Max(0, welcome.Length - 7)));
+                // The metadata INITIATE carries is READY's properties, without the command name.
+                var metadata = new byte[readyBody.Length - 6];
+                Buffer.BlockCopy(readyBody, 6, metadata, 0, metadata.Length);
+                try
+                {
+                    WriteCommand(session.Initiate(welcome, metadata));
+                    var answer = ReadFrame(out flags, true);
+                    var serverMetadata = session.Ready(answer);
+                    body = new byte[6 + serverMetadata.Length];
+                    body[0] = 5;
+                    Encoding.ASCII.GetBytes("READY", 0, 5, body, 1);
+                    Buffer.BlockCopy(serverMetadata, 0, body, 6, serverMetadata.Length);
+                    flags = FlagCommand;
+                }
+                catch (Curve.CurveException ex)
+                {
+                    throw new IOException(Endpoint + ": " + ex.Message);
+                }
+                _curve = session;
+            }
+            else
+            {
+                WriteCommand(readyBody);
+                body = ReadFrame(out flags, true);
+            }
             if ((flags & FlagCommand) == 0) throw new IOException(Endpoint + " sent data before its READY");
             string name = ZmtpFrames.CommandName(body);
             if (name == "ERROR")
@@ -328,6 +393,15 @@ namespace Avbridge.Core.Zmtp
                     continue;
                 }
                 lastHeard = now;
+                if (_curve != null)
+                {
+                    // Under CURVE every frame is a MESSAGE (sent as a plain frame); its own flags say more / command.
+                    if ((flags & FlagCommand) != 0 && ZmtpFrames.CommandName(body) == "ERROR") HandleCommand(body);
+                    byte inner;
+                    try { body = _curve.Decode(body, out inner); }
+                    catch (Curve.CurveException ex) { throw new IOException(Endpoint + ": " + ex.Message); }
+                    flags = (byte)(((inner & 1) != 0 ? FlagMore : 0) | ((inner & 2) != 0 ? FlagCommand : 0));
+                }
                 if ((flags & FlagCommand) != 0)
                 {
                     HandleCommand(body);
@@ -386,8 +460,18 @@ namespace Avbridge.Core.Zmtp
             SendCommand(new byte[] { 4, (byte)'P', (byte)'I', (byte)'N', (byte)'G', (byte)(ttlDeciseconds >> 8), (byte)ttlDeciseconds });
         }
 
+        /// <summary>A command written straight to the stream: only during the handshake, before
+        /// the writer thread owns the stream.</summary>
+        void WriteCommand(byte[] body)
+        {
+            var wire = new byte[body.Length + 9];
+            int length = ZmtpFrames.PutFrame(wire, 0, body, FlagCommand);
+            lock (_writeLock) { _stream.Write(wire, 0, length); _stream.Flush(); }
+        }
+
         void SendCommand(byte[] body)
         {
+            if (_curve != null) { SendBoxed(new[] { body }, true); return; }
             var wire = new byte[body.Length + 2];
             ZmtpFrames.PutFrame(wire, 0, body, FlagCommand);
             Enqueue(wire);
@@ -455,7 +539,14 @@ namespace Avbridge.Core.Zmtp
                     if (got == 0 && !block) return false;
                     continue;   // mid-frame: keep waiting for the rest
                 }
-                if (n == 0) throw new IOException(Endpoint + " closed the connection");
+                if (n == 0)
+                {
+                    // libzmq hangs up mid-greeting when the security mechanisms differ.
+                    bool handshaking = _handshakeDeadline != DateTime.MaxValue;
+                    throw new IOException(Endpoint + " closed the connection" + (!handshaking ? "" : _options.CurveServerKey == null
+                        ? " during the handshake (a CURVE server? give this client its public key and a key pair)"
+                        : " during the CURVE handshake"));
+                }
                 got += n;
             }
             return true;
