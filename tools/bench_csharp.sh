@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 OUT=build/csharp
 mkdir -p $OUT
 mcs -langversion:7.2 -sdk:4.7.2 -optimize+ -nologo -target:library -out:$OUT/Avbridge.Core.dll -r:System.Numerics.dll -recurse:'unity_plugin/Runtime/Core/*.cs'
-mcs -langversion:7.2 -sdk:4.7.2 -optimize+ -nologo -out:$OUT/Bench.exe -r:$OUT/Avbridge.Core.dll -r:System.Core.dll tools/bench_csharp/*.cs
+mcs -langversion:7.2 -sdk:4.7.2 -optimize+ -nologo -out:$OUT/Bench.exe -r:$OUT/Avbridge.Core.dll -r:System.Core.dll -r:System.Numerics.dll tools/bench_csharp/*.cs
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 .venv/bin/avbridge serve --bind tcp://127.0.0.1:$PORT --mirror off --log-level warning ${AVBRIDGE_SERVE_ARGS:-} &
 SERVER=$!

@@ -24,6 +24,7 @@ static class Bench
         int sessions = args.Length > 1 ? int.Parse(args[1]) : 20;
         double seconds = args.Length > 2 ? double.Parse(args[2]) : 10;
         DecodeThroughput();
+        CurveCost();
         Latency(endpoint, sessions, seconds);
         UnityPathBench.Run(endpoint, 4, Math.Max(5, seconds), Environment.GetEnvironmentVariable("AVBRIDGE_PYTHON"),
                            Environment.GetEnvironmentVariable("AVBRIDGE_REPO"));
@@ -47,6 +48,26 @@ static class Bench
             double perSecond = n / watch.Elapsed.TotalSeconds;
             Console.WriteLine("| decode `{0}` ({1} bytes) | {2:N0} messages/s | {3:N0} MB/s | {4:F2} µs each |",
                               message.Type, bytes, perSecond, perSecond * bytes / 1e6, 1e6 / perSecond);
+        }
+    }
+
+    /// <summary>What CURVE adds to each message on the client: one XSalsa20-Poly1305 box (send) or
+    /// open (receive) of a frames batch and of an audio piece, beside the codec's decode.</summary>
+    static void CurveCost()
+    {
+        var key = new byte[32];
+        var nonce = new byte[24];
+        new Random(1).NextBytes(key);
+        foreach (int size in new[] { 1597, 4490 })
+        {
+            var message = new byte[size];
+            var box = Avbridge.Core.Zmtp.Curve.NaCl.SecretBox(message, nonce, key);
+            for (int i = 0; i < 200; i++) Avbridge.Core.Zmtp.Curve.NaCl.SecretBoxOpen(box, nonce, key);
+            var watch = Stopwatch.StartNew();
+            int n = 0;
+            while (watch.ElapsedMilliseconds < 1000) { Avbridge.Core.Zmtp.Curve.NaCl.SecretBoxOpen(box, nonce, key); n++; }
+            Console.WriteLine("| CURVE: open one {0}-byte message (XSalsa20-Poly1305, C#) | {1:N0} messages/s | | {2:F1} µs each |",
+                              size, n / watch.Elapsed.TotalSeconds, 1e6 * watch.Elapsed.TotalSeconds / n);
         }
     }
 
