@@ -19,29 +19,25 @@ def make_keys(out_dir: Path, name: str) -> tuple[Path, Path]:
     return Path(public), Path(secret)
 
 
-def load_secret(path: str | Path) -> tuple[bytes, bytes]:
+def _load(path: str | Path) -> tuple[bytes, bytes | None]:
     import zmq.auth
     path = Path(path)
     if not path.is_file():
         raise KeyFileError(f"{path}: no such key file (make one with `avbridge keys`)")
     try:
-        public, secret = zmq.auth.load_certificate(str(path))
+        return zmq.auth.load_certificate(str(path))
     except (ValueError, OSError) as exc:
         raise KeyFileError(f"{path}: not a CURVE certificate ({exc})") from exc
+
+
+def load_secret(path: str | Path) -> tuple[bytes, bytes]:
+    """(public, secret) of a NAME.key_secret file."""
+    public, secret = _load(path)
     if not secret:
         raise KeyFileError(f"{path}: holds only a public key; give the .key_secret file")
     return public, secret
 
 
 def load_public(path: str | Path) -> bytes:
-    import zmq.auth
-    path = Path(path)
-    if not path.is_file():
-        raise KeyFileError(f"{path}: no such key file")
-    try:
-        public, _ = zmq.auth.load_certificate(str(path))
-    except (ValueError, OSError) as exc:
-        raise KeyFileError(f"{path}: not a CURVE certificate ({exc})") from exc
-    return public
-
-
+    """The public key of a NAME.key (or NAME.key_secret) file."""
+    return _load(path)[0]
