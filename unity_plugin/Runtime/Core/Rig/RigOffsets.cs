@@ -1,6 +1,7 @@
 // The head and eye rotations of a frame as offsets in the character's Unity axes, limited and
 // weighted the way the head-and-eye driver's inspector fields say.
 using System;
+using Avbridge.Core.Mapping;
 
 namespace Avbridge.Core.Rig
 {
@@ -10,8 +11,7 @@ namespace Avbridge.Core.Rig
         /// from rest, scaled by `weight` (0..1).</summary>
         public static Quat Head(float[] frame, float maxDegrees, float weight)
         {
-            // UnityAxes.HeadRotation's mirror of x: (x, -y, -z, w).
-            var q = new Quat(frame[52], -frame[53], -frame[54], frame[55]).Normalized().Limited(maxDegrees);
+            var q = UnityAxes.Head(frame).Normalized().Limited(maxDegrees);
             return Quat.Slerp(Quat.Identity, q, weight);
         }
 
@@ -20,7 +20,8 @@ namespace Avbridge.Core.Rig
         public static Quat Eye(float[] frame, int eye, float maxDegrees, float weight)
         {
             float limit = (float)(maxDegrees * Math.PI / 180);
-            float yaw = -frame[59 + 2 * eye], pitch = frame[60 + 2 * eye];   // Unity +y turns right; avbridge yaw turns left
+            float yaw, pitch;
+            UnityAxes.EyeYawPitch(frame, eye, out yaw, out pitch);
             yaw = Math.Max(-limit, Math.Min(limit, yaw)) * weight;
             pitch = Math.Max(-limit, Math.Min(limit, pitch)) * weight;
             return Quat.AxisAngle(0, 1, 0, yaw) * Quat.AxisAngle(1, 0, 0, pitch);
