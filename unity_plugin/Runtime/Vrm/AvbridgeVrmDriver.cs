@@ -43,14 +43,8 @@ namespace Avbridge.Unity.Vrm
             _vrm10 = GetComponentInChildren<UniVRM10.Vrm10Instance>();
             if (_vrm10 != null)
             {
-                Resolve(BlendshapeMapping.Preset(MappingPreset.Vrm1));
-                _keys10 = new UniVRM10.ExpressionKey[_mapping.Mapped];
-                for (int t = 0; t < _mapping.Mapped; t++)
-                {
-                    UniVRM10.ExpressionPreset preset;
-                    string n = _names[_mapping.MeshIndex(t)];
-                    _keys10[t] = Enum.TryParse(n, out preset) ? UniVRM10.ExpressionKey.CreateFromPreset(preset) : UniVRM10.ExpressionKey.CreateCustom(n);
-                }
+                _keys10 = Keys<UniVRM10.ExpressionPreset, UniVRM10.ExpressionKey>(MappingPreset.Vrm1,
+                    UniVRM10.ExpressionKey.CreateFromPreset, UniVRM10.ExpressionKey.CreateCustom);
                 return;
             }
 #endif
@@ -58,18 +52,28 @@ namespace Avbridge.Unity.Vrm
             _proxy = GetComponentInChildren<VRM.VRMBlendShapeProxy>();
             if (_proxy != null)
             {
-                Resolve(BlendshapeMapping.Preset(MappingPreset.Vrm0));
-                _keys0 = new VRM.BlendShapeKey[_mapping.Mapped];
-                for (int t = 0; t < _mapping.Mapped; t++)
-                {
-                    VRM.BlendShapePreset preset;
-                    string n = _names[_mapping.MeshIndex(t)];
-                    _keys0[t] = Enum.TryParse(n, out preset) ? VRM.BlendShapeKey.CreateFromPreset(preset) : VRM.BlendShapeKey.CreateUnknown(n);
-                }
+                _keys0 = Keys<VRM.BlendShapePreset, VRM.BlendShapeKey>(MappingPreset.Vrm0,
+                    VRM.BlendShapeKey.CreateFromPreset, VRM.BlendShapeKey.CreateUnknown);
                 return;
             }
 #endif
             Debug.LogWarning("avbridge: no VRM model (Vrm10Instance or VRMBlendShapeProxy) under " + name, this);
+        }
+
+        /// <summary>Resolve `preset`'s targets and make UniVRM's key for each: a preset
+        /// expression where the name is one (A, aa, Blink_L...), else a custom one by name.</summary>
+        TKey[] Keys<TPreset, TKey>(MappingPreset preset, Func<TPreset, TKey> fromPreset, Func<string, TKey> custom)
+            where TPreset : struct
+        {
+            Resolve(BlendshapeMapping.Preset(preset));
+            var keys = new TKey[_mapping.Mapped];
+            for (int t = 0; t < _mapping.Mapped; t++)
+            {
+                TPreset known;
+                string n = _names[_mapping.MeshIndex(t)];
+                keys[t] = Enum.TryParse(n, out known) ? fromPreset(known) : custom(n);
+            }
+            return keys;
         }
 
         void Resolve(BlendshapeMapping mapping)
