@@ -14,6 +14,7 @@ shared between those two threads and guarded by `Session.lock`.
 from __future__ import annotations
 
 import collections
+import itertools
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -222,20 +223,19 @@ class Session:
         the whole piece's video exists (it was, by 0.8 s for a sentence)."""
         assert utt.start is not None
         packed = track.packed()
+        length = max(len(track), 1)
         # The first stretch is short (a few video frames), so the line's first audio leaves soon.
-        step = max(1, int(round(0.2 * self.fps)))
-        starts = [0, *range(max(1, int(round(0.06 * self.fps))), max(len(track), 1), step)]
+        cuts = [0, *range(max(1, round(0.06 * self.fps)), length, max(1, round(0.2 * self.fps))), length]
         taken = 0
-        for k, first in enumerate(starts):
-            step = (starts[k + 1] if k + 1 < len(starts) else max(len(track), 1)) - first
-            last = k + 1 == len(starts)
-            until = float("inf") if last else utt.start + (track.start_frame + first + step) / self.fps
+        for first, end in itertools.pairwise(cuts):
+            last = end == length
+            until = float("inf") if last else utt.start + (track.start_frame + end) / self.fps
             batch = []
             while taken < len(items) and items[taken][0] < until:
                 batch.append(items[taken])
                 taken += 1
             if len(track):
-                piece = Track.from_packed(self.fps, packed[first:first + step], track.start_frame + first)
+                piece = Track.from_packed(self.fps, packed[first:end], track.start_frame + first)
                 batch += video.items(self.id, utt.id, utt.start, piece, self.fps)
             batch.sort(key=lambda item: (item[0], item[1]))
             self._queue_items(utt, batch, samples, track if last else None)
