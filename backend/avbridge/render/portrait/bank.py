@@ -112,11 +112,11 @@ class FrameBank:
     def _turn(self, face: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """The head's rotation as one homography of the face, fitted to where the decoder would
         move the landmarks for this rotation alone."""
-        if not self.decoder._turning(frame):
+        if not self.decoder.turning(frame):
             return face
         x0, y0, _, _ = self.decoder.warp.box
-        source = self.decoder.portrait.points[:468][~self.decoder._silhouette[:468]]   # as the direct path steers
-        turned = self.decoder._turn(source.copy(), frame)
+        source = self.decoder.portrait.points[:468][~self.decoder.silhouette[:468]]   # as the direct path steers
+        turned = self.decoder.turn(source.copy(), frame)
         # A homography, not a similarity: a nod foreshortens the face vertically, which a
         # similarity cannot show (MediaPipe read almost no pitch back from it).
         matrix, _ = cv2.findHomography((source[:, :2] - (x0, y0)).astype(np.float32),

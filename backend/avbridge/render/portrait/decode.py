@@ -28,7 +28,6 @@ from avbridge.render.portrait.fit import (
     EYE_LOOP,
     INNER_LIPS,
     IRIS,
-    LOWER_LID,
     LOWER_LID_LINE,
     UPPER_LID,
     UPPER_LID_LINE,
@@ -67,7 +66,7 @@ class PortraitDecoder:
         # The silhouette (the deepest fifth of the landmarks: the sides of the face) does not steer
         # the warp while the head turns: its points would pass the cheek in front of them and fold
         # it into the hair; without them the turn spreads out to the still background instead.
-        self._silhouette = points[:, 2] > np.percentile(points[_FACE, 2], 80)
+        self.silhouette = points[:, 2] > np.percentile(points[_FACE, 2], 80)
         # Points on the skull's outline (hair, ears) turn with the head too, so the region between
         # the face and the still background bends smoothly instead of the face edge alone moving.
         centre = points[_FACE, :2].mean(0)
@@ -97,7 +96,7 @@ class PortraitDecoder:
             moved[IRIS[side], 1] += dy
             moved[UPPER_LID[side], 1] += 0.3 * dy
             self._close_eye(moved, side)
-        return self._turn(moved, frame)
+        return self.turn(moved, frame)
 
     def _blink(self, points: np.ndarray, side: str, weights: np.ndarray) -> None:
         """The lid lines close explicitly, pair by pair, onto a line a fifth of the way up from the
@@ -159,7 +158,8 @@ class PortraitDecoder:
             centre = np.interp(points[i, 0], line_x[order], line_y[order])
             points[i, 1] = centre + (points[i, 1] - centre) * ratio
 
-    def _turn(self, points: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    def turn(self, points: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """`points` (N, 3), pixels, moved by the frame's head rotation about the neck pivot."""
         # The photo's own pose is the rest: a frame's rotation turns the head from there.
         quat = np.asarray(frame[52:56], np.float64)
         if not np.all(np.isfinite(quat)) or np.linalg.norm(quat) < 1e-6:
@@ -205,7 +205,8 @@ class PortraitDecoder:
         return self._masks
 
     @staticmethod
-    def _turning(frame: np.ndarray) -> bool:
+    def turning(frame: np.ndarray) -> bool:
+        """Whether the frame turns the head by more than a degree."""
         quat = np.asarray(frame[52:56], np.float64)
         norm = np.linalg.norm(quat)
         return bool(norm > 1e-6 and abs(quat[3]) / norm < np.cos(np.radians(1.0) / 2))
@@ -220,9 +221,9 @@ class PortraitDecoder:
         steer = np.ones(len(target), bool)
         for side, held in self._iris_held.items():
             steer[IRIS[side]] = held
-        if self._turning(frame):
-            steer &= ~self._silhouette
-        skull = self._turn(self.skull.copy(), frame)
+        if self.turning(frame):
+            steer &= ~self.silhouette
+        skull = self.turn(self.skull.copy(), frame)
         source = np.r_[p.points[steer, :2], self.skull[:, :2]]
         image = self.warp.apply(p.image, source, np.r_[target[steer, :2], skull[:, :2]], layer=self.layer)
         self.mouth.paint(image, target, frame)
@@ -235,6 +236,3 @@ class PortraitDecoder:
         frame = np.zeros(FRAME_WIDTH)
         frame[55] = 1.0
         return frame
-
-    def lid_gap(self, side: str, points: np.ndarray) -> float:
-        return float(points[LOWER_LID[side], 1] - points[UPPER_LID[side], 1])
