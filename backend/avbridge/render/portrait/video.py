@@ -17,19 +17,14 @@ from avbridge.render.preview import write_take_video
 from avbridge.takes.read import Take
 
 
-def frame_codes(take: Take, index: int) -> np.ndarray:
-    """The 63 codes of track frame `index` (SPEC 8.3 layout)."""
-    track = take.track
-    return np.concatenate([track.blendshapes[index], track.head[index], track.gaze[index]]).astype(np.float64)
-
-
 def render_portrait_video(take: Take, decoder: PortraitDecoder, out_dir: Path, fps: float = 30.0,
                           sheet_frames: int = 12) -> dict[str, Path]:
     width, height = decoder.portrait.size
     width, height = width - width % 2, height - height % 2          # yuv420p wants even sizes
+    codes = take.track.packed().astype(np.float64)                  # (T, 63), SPEC 8.3's layout
 
     def frame_at(i: int) -> np.ndarray:
-        return decoder.render(frame_codes(take, i))[:height, :width]
+        return decoder.render(codes[i])[:height, :width]
 
     return write_take_video(take, Path(out_dir), "portrait", (width, height), fps, frame_at,
                             lambda image: _square(image, decoder), sheet_frames)
