@@ -59,7 +59,6 @@ class Server:
         self.mirror_endpoint = ""
         keys = server_keys(self.config.curve_secret, self.config.curve_clients)
         check_bind([self.config.endpoint, self.config.mirror_endpoint or ""], keys, self.config.insecure)
-        self.public_key = keys.public if keys is not None else None
         self._auth = Authenticator(self._context, keys) if keys is not None else None
         self._keys = keys
         self._bind()

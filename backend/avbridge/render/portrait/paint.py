@@ -101,7 +101,6 @@ class MouthPainter:
             bright = patch.mean(2) > 0.6 * patch.mean(2).max()          # teeth, not the dark gaps
             if (inside * bright).sum() > 0.3 * inside.sum():
                 self.own_teeth = (patch, inside, box)
-        self.image_shape = image.shape
 
     def paint(self, image: np.ndarray, target: np.ndarray, frame: np.ndarray) -> None:
         p = target[:, :2]

@@ -299,12 +299,7 @@ namespace Avbridge.Core.Streaming
                 }
                 if (best == null || u.StartOrder > best.StartOrder) { best = u; seconds = s; }
             }
-            if (_draining != null && (best == null || _draining.StartOrder > best.StartOrder))
-            {
-                double position;
-                if (_heard.TryGet(_draining, audioNow, out position)) { best = _draining; seconds = position / _draining.SampleRate; }
-            }
-            return best;
+            return best;   // a line being drained (read to its end, still heard) is still in _queue
         }
 
         /// <summary>The audio clock now: the last read, moved on by the wall clock since, but not
@@ -356,9 +351,8 @@ namespace Avbridge.Core.Streaming
             }
         }
 
-        /// <summary>Frames and audio blocks held now, over every utterance (memory checks).</summary>
+        /// <summary>Frames held now, over every utterance (memory checks).</summary>
         public int HeldFrames { get { lock (_lock) { int n = 0; foreach (var u in _queue) n += u.Frames.Held; foreach (var u in _idle) n += u.Frames.Held; return n; } } }
-        public int HeldAudioBlocks { get { lock (_lock) { int n = 0; foreach (var u in _queue) n += u.Audio.BlocksHeld; return n; } } }
 
         // -- helpers ------------------------------------------------------------------------------
         static readonly float[] NeutralFrame = Neutral();
