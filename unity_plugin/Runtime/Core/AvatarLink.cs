@@ -228,10 +228,7 @@ namespace Avbridge.Core
         {
             long seq = Send(set);
             lock (_lock)
-            {
                 foreach (var field in set.Fields) if (field.Key != "session") _settings[field.Key] = field.Value;
-                // `say` clears thinking on the server; a restored `thinking` would outlive it.
-            }
             return seq;
         }
 

@@ -134,8 +134,7 @@ namespace Avbridge.Core
         void Restore()
         {
             lock (_lock) Clock.Reset();
-            Dictionary<string, object> settings;
-            lock (_lock) settings = new Dictionary<string, object>(_settings);
+            var settings = RememberedSettings;
             try
             {
                 if (settings.Count > 0)
