@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -69,21 +70,59 @@ def machine_description() -> str:
 
 
 class ServerProcess:
-    def __init__(self, voice: str, fps: float) -> None:
+    """`avbridge serve` as a child process on a free loopback port. `extra`: more serve options;
+    `log`: a file for its log (default: discarded, errors kept for the start-up message)."""
+
+    def __init__(self, voice: str, fps: float, extra: list[str] | None = None, log: Path | None = None) -> None:
         self.endpoint = f"tcp://127.0.0.1:{free_port()}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "avbridge", "serve", "--bind", self.endpoint, "--mirror", "off",
-             "--voice", voice, "--fps", str(fps), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
+        self.command = [sys.executable, "-m", "avbridge", "serve", "--bind", self.endpoint, "--mirror", "off",
+                        "--voice", voice, "--fps", str(fps), "--log-level", "warning", *(extra or [])]
+        self.log = log
+        self._start()
+
+    def _start(self) -> None:
+        stderr = open(self.log, "a") if self.log else subprocess.PIPE
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 120
         while True:
             try:
                 Client(self.endpoint, timeout=2).close()
                 return
             except TimeoutError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    stderr = self.process.stderr.read() if self.process.stderr else b""
-                    raise RuntimeError("the benchmark server did not start: " + stderr.decode(errors="replace"))
+                    if self.log:
+                        text = Path(self.log).read_text(errors="replace")[-4000:]
+                    else:
+                        text = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
+                    raise RuntimeError("the benchmark server did not start: " + text)
+
+    def restart(self) -> None:
+        """Start the server again on the same endpoint (after it was killed)."""
+        self._start()
+
+    def descendants(self) -> list[int]:
+        out, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+            except OSError:
+                children = []
+            out += children
+            todo += children
+        return out
+
+    def kill_cluster_worker(self) -> int:
+        """SIGKILL one Ray session worker of a `--cluster local` server; return its pid."""
+        for pid in sorted(self.descendants()):
+            try:
+                name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+            except OSError:
+                continue
+            if name.startswith(b"ray::SessionWorker"):
+                os.kill(pid, signal.SIGKILL)
+                return pid
+        raise RuntimeError("no Ray session worker process found under the server")
 
     def cpu_seconds(self) -> float:
         return _cpu_seconds(self.process.pid)
@@ -91,9 +130,10 @@ class ServerProcess:
     def stop(self) -> None:
         self.process.terminate()
         try:
-            self.process.wait(10)
+            self.process.wait(20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
 
 
 def _percentiles(values: list[float], *ps: float) -> list[float]:
