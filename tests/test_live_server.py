@@ -166,8 +166,14 @@ def test_bad_live_input_gets_clear_errors_and_the_server_goes_on(live_server):
             client.open(live="listen", barge_in="maybe")
         session = client.open(live="listen", transcripts=False)
         session.user_audio(np.zeros(320, np.int16), 16000)
-        session._user_samples = 999                                      # a gap in the stream
-        with pytest.raises(ServerError, match="offset 999 does not continue the user stream at sample 320"):
+        session._user_samples = 160                                      # samples sent again
+        with pytest.raises(ServerError, match="offset 160 does not continue the user stream at sample 320"):
+            session.user_audio(np.zeros(320, np.int16), 16000)
+            session.received(0.5)
+        session._user_samples = 320 + 1600                               # 0.1 s lost on the way: silence
+        session.user_audio(np.zeros(320, np.int16), 16000)
+        session._user_samples = 320 + 1600 + 320 + 16000 * 6             # 6 s lost: too much
+        with pytest.raises(ServerError, match="is 6.0 s past the user stream at sample 2240; at most 5 s may be missing"):
             session.user_audio(np.zeros(320, np.int16), 16000)
             session.received(0.5)
         with pytest.raises(ServerError, match="59 float32"):

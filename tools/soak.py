@@ -20,13 +20,14 @@ Faults (one, injected a third of the way in; the sessions it involves are report
   server must close its sessions (`client gone`) and nobody else notices.
 - server-kill: the server is SIGKILLed and started again on the same port. Every client reconnects,
   learns its sessions are gone (a clear `session_lost`), opens new ones and goes on.
-- stall: one client's link goes through a TCP proxy that stalls for 3 s, then drops the
+- stall: one more client (a talking and a live session) has its link go through a TCP proxy that stalls for 3 s, then drops the
   connection. The client reconnects and its sessions resume; the others notice nothing.
 - worker-kill (with --cluster): one Ray worker process is SIGKILLed. Its sessions end with an
-  `end` of status error and an error naming the cause; the other worker's sessions notice nothing.
+  `end` of status error and an error naming the cause (the client opens new ones); the other
+  worker's sessions notice nothing.
 
 The summary is printed as a table and, with --json, written as JSON. --check exits 1 when a
-session not involved in the fault saw a gap, a late batch or an error, or when the fault's own
+session not involved in the fault saw a gap, an error, or more than one late batch in a thousand, or when the fault's own
 outcome is not the one above.
 """
 
@@ -390,15 +391,16 @@ def run(args) -> dict:
     while remaining > 0:
         count = min(SESSIONS_PER_CLIENT, remaining)
         live = args.live_per_client if count == SESSIONS_PER_CLIENT or args.sessions < SESSIONS_PER_CLIENT else 0
-        endpoint = server.endpoint
-        if args.fault == "stall" and index == 0:
-            proxy = StallingProxy(int(server.endpoint.rsplit(":", 1)[1]))
-            proxy.start()
-            endpoint = f"tcp://127.0.0.1:{proxy.port}"
-        loops.append(ClientLoop(endpoint, count, min(live, count), args.seed + index, stop, recording,
+        loops.append(ClientLoop(server.endpoint, count, min(live, count), args.seed + index, stop, recording,
                                 f"soak-{index}", (args.pause_min, args.pause_max)))
         remaining -= count
         index += 1
+    if args.fault == "stall":
+        # One more client, with a talking and a live session, whose link goes through the proxy.
+        proxy = StallingProxy(int(server.endpoint.rsplit(":", 1)[1]))
+        proxy.start()
+        loops.append(ClientLoop(f"tcp://127.0.0.1:{proxy.port}", 2, 1, args.seed + index, stop, recording,
+                                "stalled-client", (args.pause_min, args.pause_max)))
     for loop in loops:
         loop.start()
     for loop in loops:
@@ -460,7 +462,7 @@ def inject(kind: str, server: ServerProcess, proxy: StallingProxy | None, loops:
         proxy.stalled.clear()
         time.sleep(2.0)
         proxy.drop()
-        return {"involved_client": loops[0].name, "stall_s": 3.0}
+        return {"involved_client": "stalled-client", "stall_s": 3.0}
     if kind == "worker-kill":
         pid = server.kill_cluster_worker()
         return {"worker_pid": pid}
@@ -508,8 +510,10 @@ def problems(r: dict) -> list[str]:
     if kind != "server-kill":         # a killed server cuts everyone's lines: the test is that they come back
         if t["gaps"]:
             out.append(f"{t['gaps']} audio gaps")
-        if t["late"]:
-            out.append(f"{t['late']} late frame batches")
+        # A late batch is a frame shown late, not a sound lost; a few in a thousand (a scheduling
+        # hiccup of the server or of this driver, which shares the machine) are reported, not failed.
+        if t["late"] > 0.001 * max(t["frame_batches"], 1):
+            out.append(f"{t['late']} late frame batches of {t['frame_batches']}")
         if t["errors"]:
             out.append(f"errors: {t['errors']}")
         if t["ends"].get("error"):
@@ -526,8 +530,8 @@ def problems(r: dict) -> list[str]:
         inv = r["involved"]
         if inv is None or not inv["ends"].get("error"):
             out.append("no session ended with status error when its worker died")
-        elif not inv["errors"].get("session_closed"):
-            out.append("the worker's sessions got no error naming the cause")
+        elif not inv["lost"]:
+            out.append("the worker's sessions were not reported lost (an error session_closed naming the cause)")
     if r["seconds"] >= 600 and r["rss_drift_percent"] > 5:
         out.append(f"RSS drifted {r['rss_drift_percent']} %")
     return out

@@ -310,6 +310,13 @@ class Client:
             self._on_rehello(message)
         elif message.type in _REPLY_TYPES and "re" in message.fields:
             self._replies[message["re"]] = message
+        elif message.type == "error" and message["code"] == "session_closed" and "session" in message.fields:
+            # The server ended the session on its own (a cluster worker died; SPEC 7): its lines
+            # have had their `end`s. Later requests for it raise SessionLost with the reason.
+            sid = message["session"]
+            self.lost[sid] = message["message"]
+            self.sessions.discard(sid)
+            self.events.append(("session_lost", sid))
         elif message.type == "error":
             raise ServerError(message["code"], message["message"])
         else:

@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
                               "in sync with the Live Link and VMC frames (needs the audio extra)")
     outputs.add_argument("--takes", metavar="DIR", help="write each line as DIR/<session>/<utterance>/speech.wav + "
                                                         "track.csv, timecoded like the Live Link packets")
+    cluster = serve.add_argument_group("scale-out on Ray (sessions on worker processes across machines; docs/benchmarks.md)")
+    cluster.add_argument("--cluster", metavar="ADDRESS",
+                         help="'local' (start a Ray cluster on this machine, loopback only) or a running cluster's "
+                              "address (host:6379, or 'auto'); this process becomes the front door engines connect to")
+    cluster.add_argument("--cluster-workers", type=int, metavar="N", help="worker processes (default: one per CPU the cluster has)")
+    cluster.add_argument("--cluster-worker-cpus", type=float, default=1.0, metavar="CPUS", help="CPUs Ray reserves per worker (default: 1)")
+    cluster.add_argument("--cluster-cpus", type=int, metavar="N", help="with 'local': CPUs the local cluster offers (default: all)")
     security = serve.add_argument_group("security (CurveZMQ; a bind beyond loopback needs it, or --insecure)")
     security.add_argument("--curve-secret", metavar="FILE", help="the server's secret key file (NAME.key_secret from `avbridge keys`)")
     security.add_argument("--curve-clients", metavar="DIR", help="a folder of allowed clients' public key files (*.key)")
@@ -263,6 +270,17 @@ def _sentence(args, exc: Exception) -> str:
     return str(exc)
 
 
+def _serve_cluster(args, config: ServerConfig) -> int:
+    from avbridge.server.cluster.front_door import ClusterServer
+    if config.mirror_endpoint:
+        log.info("the mirror is not served by a cluster front door; observers connect to a single server")
+        config.mirror_endpoint = None
+    server = ClusterServer(config, address=args.cluster, workers=args.cluster_workers,
+                           worker_cpus=args.cluster_worker_cpus, cpus=args.cluster_cpus)
+    server.serve_forever(handle_signals=True)
+    return 0
+
+
 def _run(args) -> int:
     if args.command == "serve":
         from avbridge.server.transport import Server
@@ -276,6 +294,8 @@ def _run(args) -> int:
             config.workers = args.workers
         from avbridge.core.keys import KeyFileError
         from avbridge.server.outputs import OutputError
+        if args.cluster:
+            return _serve_cluster(args, config)
         try:
             server = Server(config)
         except (OutputError, KeyFileError) as e:

@@ -99,8 +99,17 @@ class LiveRunner:
         live: LiveState = session.live
         if live.sample_rate and rate != live.sample_rate:
             raise ProtocolError("bad_field", f"user_audio: sample_rate {rate} differs from the stream's {live.sample_rate}")
-        if offset != live.received:
+        if offset < live.received:
             raise ProtocolError("bad_field", f"user_audio: offset {offset} does not continue the user stream at sample {live.received}")
+        if offset > live.received:
+            # Pieces lost on the way (a link that dropped and came back): the listener hears
+            # silence for them, so the samples after keep their place on the user's clock.
+            missing = offset - live.received
+            if missing > MAX_QUEUED_AUDIO_S * rate:
+                raise ProtocolError("bad_field", f"user_audio: offset {offset} is {missing / rate:.1f} s past the user stream "
+                                                 f"at sample {live.received}; at most {MAX_QUEUED_AUDIO_S:g} s may be missing")
+            log.info("user audio resumes after a gap session=%s missing_s=%.2f", session.id, missing / rate)
+            self.push_audio(session, np.zeros(missing, np.int16), rate)
         backlog = self.backlog_s(session)
         if backlog > MAX_QUEUED_AUDIO_S:
             raise ProtocolError("busy", f"user_audio: {backlog:.1f} s of user audio wait to be processed; "

@@ -73,6 +73,10 @@ class Server:
         router = self._context.socket(zmq.ROUTER)
         router.setsockopt(zmq.LINGER, 200)
         router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        # A client that reconnects with its routing id while its old connection is not yet known
+        # to be closed (a dropped link, a cluster front door's new DEALER) takes the id over;
+        # without this libzmq ignores the new connection silently.
+        router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         router.setsockopt(zmq.SNDHWM, c.send_hwm)
         router.setsockopt(zmq.RCVHWM, c.send_hwm)
         router.setsockopt(zmq.MAXMSGSIZE, c.transport_max_bytes)

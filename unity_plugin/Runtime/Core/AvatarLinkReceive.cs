@@ -101,6 +101,22 @@ namespace Avbridge.Core
                 lock (_lock) { if (_pingsSent.TryGetValue(re, out sent)) _pingsSent.Remove(re); else sent = -1; }
                 if (sent >= 0 && m.Has("session_time")) lock (_lock) Clock.Add(sent, LocalTime, m.Double("session_time"));
             }
+            if (re < 0 && m.Type == "error" && m.StrOr("code", "") == "session_closed" && m.StrOr("session", null) == SessionId && SessionId != null)
+            {
+                // The server ended our session on its own (a cluster worker died; SPEC 7). Its
+                // lines have had their ends; a new session is placed on a worker that is up.
+                Stream.Clear();
+                SessionId = null;
+                Enqueue(new LinkEvent { Kind = LinkEventKind.Error, Code = "session_closed", Text = m.Str("message"), Message = m });
+                ThreadPool.QueueUserWorkItem(_ =>
+                {
+                    var open = Open();
+                    Interlocked.Exchange(ref _reopenOpen, Reserve(open));
+                    try { Transmit(open); }
+                    catch (AvatarLinkException ex) { Enqueue(new LinkEvent { Kind = LinkEventKind.Error, Code = ex.Code, Text = ex.Message }); }
+                });
+                return;
+            }
             if (re == Interlocked.Read(ref _reopenHello) && m.Type == "welcome")
             {
                 var open = Open();

@@ -105,7 +105,7 @@ namespace Avbridge.Core.Protocol
                 .Range("quality", 1, 100));
             Add(new MessageType("welcome", "server", 0, "",
                 new string[] { "re", "uint", "version", "uint", "server", "str", "capabilities", "strs", "blendshapes", "strs", "fps", "float", "sample_rate", "uint", "audio_format", "str", "heartbeat_ms", "uint", "max_bulk_bytes", "uint", "max_text_chars", "uint", "voices", "strs", "motions", "strs" },
-                new string[] {  }));
+                new string[] { "max_sessions_per_client", "uint", "max_queued_lines", "uint", "max_backlog_bytes", "uint", "liveness_timeout_ms", "uint", "lead_ms", "uint", "sessions", "strs" }));
             Add(new MessageType("opened", "server", 0, "",
                 new string[] { "re", "uint", "session", "str", "fps", "float", "sample_rate", "uint", "voice", "str", "motion", "str" },
                 new string[] {  }));
