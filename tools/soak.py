@@ -130,12 +130,11 @@ class Tally:
 class DrivenSession:
     """One session's script and what its client saw of it."""
 
-    def __init__(self, client: Client, live: bool, rng: random.Random, tally: Tally,
-                 pause: tuple[float, float]) -> None:
+    def __init__(self, client: Client, live: bool, rng: random.Random, pause: tuple[float, float]) -> None:
         self.client = client
         self.live = live
         self.rng = rng
-        self.tally = tally
+        self.tally = Tally()                     # this avatar's own, across the sessions it opens
         self.pause = pause
         self.kind = "live" if live else "talk"
         self.open()
@@ -152,6 +151,7 @@ class DrivenSession:
         self.user_sent = 0.0                     # seconds of user audio sent (live sessions)
         self.user_started = time.monotonic()
         self.user_phase = self.rng.uniform(0, 24.5)   # users do not all start talking at once
+        self.lost_counted = ""
 
     def act(self, now: float, recording: np.ndarray, rate: int) -> None:
         if self.interrupt_at is not None and now >= self.interrupt_at and self.speaking is not None:
@@ -183,7 +183,7 @@ class DrivenSession:
 
     def feed_user(self, now: float, recording: np.ndarray, rate: int) -> None:
         """Live sessions: the user's voice at real-time pace, looping over the recording."""
-        if not self.live:
+        if not self.live or self.session.id in self.client.lost:
             return
         while self.user_sent < now - self.user_started:
             # The user speaks the recording's turn, then is quiet for 10 s while the avatar may talk.
@@ -245,7 +245,7 @@ class ClientLoop(threading.Thread):
         self.rng = random.Random(seed)
         self.recording = recording
         self.pause = pause
-        self.tally = Tally()
+        self.tally = Tally()            # errors that no one session can be blamed for
         self.failure: str | None = None
         self.ready = threading.Event()
         self.sessions: list[DrivenSession] = []
@@ -253,7 +253,7 @@ class ClientLoop(threading.Thread):
     def run(self) -> None:
         try:
             self.client = Client(self.endpoint, timeout=30, name=self.name)
-            self.sessions = [DrivenSession(self.client, i < self.live_count, self.rng, self.tally, self.pause)
+            self.sessions = [DrivenSession(self.client, i < self.live_count, self.rng, self.pause)
                              for i in range(self.count)]
             self.ready.set()
             self._loop()
@@ -271,8 +271,12 @@ class ClientLoop(threading.Thread):
             try:
                 now = time.monotonic()
                 for s in self.sessions:
-                    s.feed_user(now, pcm, rate)
-                    s.act(now, pcm, rate)
+                    try:
+                        s.feed_user(now, pcm, rate)
+                        s.act(now, pcm, rate)
+                    except ServerError as exc:   # a refusal of this session's own request
+                        s.tally.errors[exc.code] += 1
+                        s.speaking = None
                 got = self.client.next_any_stream_message(timeout=0.005)
                 while got is not None:
                     message, arrived = got
@@ -284,7 +288,7 @@ class ClientLoop(threading.Thread):
                     owner = by_id.get(sid)
                     while queue:
                         message, arrived = queue.popleft()
-                        if owner is not None and message.type == "frames":
+                        if owner is not None and message.type in ("frames", "end"):
                             owner.saw(message, arrived)
             except ServerError as exc:
                 self.tally.errors[exc.code] += 1
@@ -292,17 +296,24 @@ class ClientLoop(threading.Thread):
                 time.sleep(0.1)               # the server is away; the socket keeps reconnecting
             except SessionLost:
                 pass
-            if self.client.lost:
-                by_id = self._reopen_lost(by_id)
+            try:
+                if self.client.lost:
+                    by_id = self._reopen_lost(by_id)
+            except ServerError as exc:      # an error for a piece of the lost session's, arriving now
+                self.tally.errors[exc.code] += 1
+            except (ServerGone, TimedOut):
+                time.sleep(0.1)
 
     def _reopen_lost(self, by_id: dict) -> dict:
         """Sessions the server no longer has (it restarted): open new ones and go on."""
         for s in self.sessions:
             if s.session.id in self.client.lost:
-                self.tally.lost += 1
-                s.open()
-                self.tally.reopened += 1
-        self.client.lost.clear()
+                s.tally.lost += s.lost_counted != s.session.id
+                s.lost_counted = s.session.id
+                old = s.session.id
+                s.open()                         # may raise: the session stays lost, tried again
+                del self.client.lost[old]
+                s.tally.reopened += 1
         return {s.session.id: s for s in self.sessions}
 
 
@@ -451,10 +462,11 @@ def inject(kind: str, server: ServerProcess, proxy: StallingProxy | None, loops:
         server.restart()
         # Every client comes back: its lost sessions are opened again by its loop.
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(l.tally.reopened >= l.count for l in loops):
+        def resumed() -> bool:
+            return all(s.tally.reopened >= 1 for l in loops for s in l.sessions)
+        while time.monotonic() < deadline and not resumed():
             time.sleep(0.05)
-        return {"restart_s": round(time.monotonic() - t0, 2),
-                "all_resumed": all(l.tally.reopened >= l.count for l in loops)}
+        return {"restart_s": round(time.monotonic() - t0, 2), "all_resumed": resumed()}
     if kind == "stall":
         assert proxy is not None
         proxy.stalled.set()
@@ -484,19 +496,29 @@ def worker_outcome(log_path: Path, fault: dict) -> dict:
 
 
 def summarise(args, seconds: float, loops: list[ClientLoop], rss: list, fault: dict, log_path: Path) -> dict:
-    involved = {l.name for l in loops if fault.get("involved_client") == l.name}
-    if fault["kind"] == "worker-kill":
-        involved = {l.name for l in loops if l.tally.ends.get("error", 0) > 0}
+    # Who the fault involved: the stalled client's sessions, the sessions on the killed worker
+    # (they were lost), everyone when the server was killed. Errors no session can be blamed for
+    # count against the sessions not involved.
+    def involved(loop: ClientLoop, s: DrivenSession) -> bool:
+        kind = fault["kind"]
+        return (kind == "server-kill" or (kind == "stall" and loop.name == fault.get("involved_client"))
+                or (kind == "worker-kill" and s.tally.lost > 0))
     total, apart = Tally(), Tally()
+    any_involved = False
     for loop in loops:
-        (apart if loop.name in involved else total).add(loop.tally)
+        everyone = fault["kind"] == "server-kill" or loop.name == fault.get("involved_client")
+        (apart if everyone else total).add(loop.tally)
+        for s in loop.sessions:
+            hit = involved(loop, s)
+            any_involved |= hit
+            (apart if hit else total).add(s.tally)
     failures = [f"{l.name}: {l.failure}" for l in loops if l.failure]
     steady = [mb for t, mb in rss if t >= min(300.0, seconds / 4)]
     drift = (max(steady) - min(steady)) / min(steady) * 100 if len(steady) >= 2 else float("nan")
     result = {
         "machine": machine_description(), "sessions": args.sessions, "seconds": seconds,
         "cluster_workers": args.cluster, "fault": fault, "not_involved": total.as_dict(),
-        "involved": apart.as_dict() if involved else None, "client_failures": failures,
+        "involved": apart.as_dict() if any_involved else None, "client_failures": failures,
         "rss_mb": rss, "rss_drift_percent": round(drift, 2), "server_log": str(log_path),
     }
     result["problems"] = problems(result)
@@ -518,7 +540,7 @@ def problems(r: dict) -> list[str]:
             out.append(f"errors: {t['errors']}")
         if t["ends"].get("error"):
             out.append(f"{t['ends']['error']} lines ended in error")
-    if t["lines_done"] == 0:
+    if (r["involved"] if kind == "server-kill" else t)["lines_done"] == 0:
         out.append("no line was spoken to its end")
     if kind == "client-kill" and len(r["fault"].get("victim_sessions_closed", [])) != 2:
         out.append(f"the killed client's sessions were not closed: {r['fault']}")

@@ -426,6 +426,8 @@ class Session:
 
     def user_audio(self, pcm: np.ndarray, sample_rate: int) -> None:
         """Send a piece of the user's voice (live sessions). No reply; errors arrive as ServerError."""
+        if self.id in self.client.lost:
+            raise SessionLost(self.id, self.client.lost[self.id])
         pcm = np.asarray(pcm, np.int16)
         offset = self._user_samples
         self._user_samples += len(pcm)

@@ -96,6 +96,7 @@ namespace UnityEngine
     public static class Application
     {
         public static string unityVersion { get { return "stub"; } }
+        public static string streamingAssetsPath { get { return "Assets/StreamingAssets"; } }
         public static bool isPlaying { get { return false; } }
         public static bool HasUserAuthorization(UserAuthorization mode) { return true; }
         public static object RequestUserAuthorization(UserAuthorization mode) { return null; }

@@ -6,6 +6,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading.Tasks;
 using Avbridge.Core;
+using Avbridge.Core.Zmtp.Curve;
 using UnityEngine;
 using UnityEngine.Events;
 
@@ -28,6 +29,10 @@ namespace Avbridge.Unity
         [Tooltip("piper (natural) or espeak (instant, robotic); empty for the server's default.")]
         public string voice = "";
         public bool connectOnEnable = true;
+        [Tooltip("Without a profile: the server's public key (40 z85 characters or its .key file); empty for plaintext.")]
+        public string serverPublicKey = "";
+        [Tooltip("Without a profile: this client's .key_secret file (absolute, or relative to StreamingAssets).")]
+        public string clientKeyFile = "";
 
         [Header("Events (utterance ids match SpeechHandle.Id)")]
         public UtteranceEvent onUtteranceStarted = new UtteranceEvent();
@@ -92,6 +97,14 @@ namespace Avbridge.Unity
             string v = profile != null ? profile.voice : voice;
             options.Voice = string.IsNullOrEmpty(v) ? null : v;
             if (profile != null) options.Zmtp.HeartbeatTimeoutMs = (int)(profile.heartbeatTimeoutSeconds * 1000);
+            string keyError;
+            if (!CurveKeyPair.TryConfigure(KeyPath(profile != null ? profile.serverPublicKey : serverPublicKey),
+                                           KeyPath(profile != null ? profile.clientKeyFile : clientKeyFile), options.Zmtp, out keyError))
+            {
+                Debug.LogError("avbridge: " + keyError, this);
+                if (Error != null) Error("bad_keys", keyError);
+                return;
+            }
             try
             {
                 Controller = new AvatarController(options, ep);
@@ -105,6 +118,15 @@ namespace Avbridge.Unity
             if (profile != null) Controller.RetrySeconds = profile.retrySeconds;
             Wire(Controller);
             Controller.Connect();
+        }
+
+        /// <summary>A key file named relative to StreamingAssets (where a build keeps it), or a
+        /// key itself (40 characters), as given.</summary>
+        static string KeyPath(string value)
+        {
+            value = (value ?? "").Trim();
+            if (value.Length == 0 || value.Length == 40 || System.IO.Path.IsPathRooted(value)) return value;
+            return System.IO.Path.Combine(Application.streamingAssetsPath, value);
         }
 
         /// <summary>Close the session. Never waits for a server that is down.</summary>

@@ -18,5 +18,11 @@ namespace Avbridge.Unity
         public float retrySeconds = 2f;
         [Tooltip("Seconds without traffic before the link counts as dead and reconnects.")]
         public float heartbeatTimeoutSeconds = 5f;
+
+        [Header("Security (CurveZMQ): needed to reach a server beyond loopback")]
+        [Tooltip("The server's public key: its 40 z85 characters, or its .key file (absolute, or relative to StreamingAssets). Empty: plaintext.")]
+        public string serverPublicKey = "";
+        [Tooltip("This client's key pair: the .key_secret file `avbridge keys NAME` made (absolute, or relative to StreamingAssets). Its NAME.key goes into the server's --curve-clients folder.")]
+        public string clientKeyFile = "";
     }
 }

@@ -120,10 +120,33 @@ namespace Avbridge.Tests
             var options = new AvatarLinkOptions { ConnectTimeoutMs = 4000 };
             if (client != null)
             {
-                options.Zmtp.CurveServerKey = CurveKeyPair.Load(Path.Combine(dir, "server.key")).Public;
-                options.Zmtp.CurveClientKeys = CurveKeyPair.Load(Path.Combine(dir, client + ".key_secret"));
+                string error;
+                Assert.IsTrue(CurveKeyPair.TryConfigure(Path.Combine(dir, "server.key"), Path.Combine(dir, client + ".key_secret"),
+                                                        options.Zmtp, out error), error);
             }
             return options;
+        }
+
+        [Test]
+        public void KeySettingsAreCheckedBeforeConnecting()
+        {
+            var dir = Keys();
+            string serverKey = Path.Combine(dir, "server.key"), error;
+            var zmtp = new Avbridge.Core.Zmtp.ZmtpOptions();
+            Assert.IsTrue(CurveKeyPair.TryConfigure("", " ", zmtp, out error));
+            Assert.IsNull(zmtp.CurveServerKey, "nothing given: plaintext");
+            Assert.IsFalse(CurveKeyPair.TryConfigure(serverKey, "", zmtp, out error));
+            StringAssert.Contains("needs both", error);
+            Assert.IsFalse(CurveKeyPair.TryConfigure(serverKey, Path.Combine(dir, "unity.key"), zmtp, out error));
+            StringAssert.Contains("only a public key", error);
+            Assert.IsFalse(CurveKeyPair.TryConfigure(serverKey, Path.Combine(dir, "nobody.key_secret"), zmtp, out error));
+            StringAssert.Contains("no CURVE key file", error);
+            Assert.IsFalse(CurveKeyPair.TryConfigure(new string('~', 40), Path.Combine(dir, "unity.key_secret"), zmtp, out error));
+            Assert.IsNull(zmtp.CurveServerKey);
+            string z85 = Z85.Encode(CurveKeyPair.Load(serverKey).Public);
+            Assert.IsTrue(CurveKeyPair.TryConfigure(z85, Path.Combine(dir, "unity.key_secret"), zmtp, out error), error);
+            CollectionAssert.AreEqual(CurveKeyPair.Load(serverKey).Public, zmtp.CurveServerKey);
+            Assert.IsNotNull(zmtp.CurveClientKeys.Secret);
         }
 
         [Test]

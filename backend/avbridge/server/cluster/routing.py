@@ -51,7 +51,7 @@ class Worker:
     opening: int = 0               # `open`s sent to it and not yet answered
 
     def score(self) -> float:
-        """Lower is less loaded: the measured CPU use (smoothed over about 2 s) plus 5 % of a core
+        """Lower is less loaded: the measured CPU use (smoothed over about 5 s) plus 5 % of a core
         for each session opened or opening, so a burst of opens spreads before the next report."""
         return self.cpu + 0.05 * (len(self.sessions) + self.opening)
 
@@ -126,7 +126,9 @@ class Router:
 
     def report(self, name: str, cpu: float) -> None:
         w = self.workers[name]
-        w.cpu += 0.12 * (cpu - w.cpu)           # reports every 0.25 s: a time constant of about 2 s
+        # Reports come every 0.25 s: a time constant of about 5 s, so a worker loading a model
+        # for its first live session does not look busy for longer than that takes.
+        w.cpu += 0.05 * (cpu - w.cpu)
 
     def place(self) -> Worker:
         up = [w for w in self.workers.values() if w.up]

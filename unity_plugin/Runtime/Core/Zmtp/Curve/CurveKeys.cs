@@ -56,5 +56,42 @@ namespace Avbridge.Core.Zmtp.Curve
             if (!pub.Success) throw new FormatException(path + " is not a CURVE certificate (no public-key)");
             return new CurveKeyPair(Z85.Decode(pub.Groups[1].Value), sec.Success ? Z85.Decode(sec.Groups[1].Value) : null);
         }
+
+        /// <summary>Both halves of a connection's CURVE settings from what a user types: the
+        /// server's public key (40 z85 characters, or its .key file) and this client's
+        /// .key_secret file, written into `options`. Both empty: true, and the link is plaintext.
+        /// One without the other, a missing file or a malformed key: false, and `error` says
+        /// which.</summary>
+        public static bool TryConfigure(string serverKey, string clientKeyFile, ZmtpOptions options, out string error)
+        {
+            error = null;
+            serverKey = (serverKey ?? "").Trim();
+            clientKeyFile = (clientKeyFile ?? "").Trim();
+            if (serverKey.Length == 0 && clientKeyFile.Length == 0) return true;
+            if (serverKey.Length == 0 || clientKeyFile.Length == 0)
+            {
+                error = "CURVE needs both the server's public key and this client's .key_secret file (avbridge keys NAME)";
+                return false;
+            }
+            try
+            {
+                byte[] server = serverKey.Length == 40 && !serverKey.Contains("/") && !serverKey.Contains("\\")
+                    ? Z85.Decode(serverKey) : Load(serverKey).Public;
+                var pair = Load(clientKeyFile);
+                if (pair.Secret == null)
+                {
+                    error = clientKeyFile + " holds only a public key; give this client's .key_secret file";
+                    return false;
+                }
+                options.CurveServerKey = server;
+                options.CurveClientKeys = pair;
+                return true;
+            }
+            catch (Exception ex)
+            {
+                error = ex.Message;
+                return false;
+            }
+        }
     }
 }
