@@ -75,9 +75,11 @@ def test_a_dead_worker_ends_its_sessions_lines_with_an_error_and_names_the_cause
     router.worker_up("worker-1", "tcp://127.0.0.1:1", "a")
     router.worker_up("worker-2", "tcp://127.0.0.1:2", "b")
     client = b"engine"
-    router.from_client(client, frames_of("hello", 1, versions=[1], client="t"), 1 << 20)
+    [hello] = router.from_client(client, frames_of("hello", 1, versions=[1], client="t"), 1 << 20)
+    router.from_worker(hello.worker, client, raw("welcome", 1, re=1))
     w0, w1 = opened(router, client, 2, "s0"), opened(router, client, 3, "s1")
     assert w0 != w1
+    router.from_worker(w0 if w0 != hello.worker else w1, client, raw("welcome", 1, re=1))   # to the hello sent ahead
     # s0: a line streaming (0.5 s of audio and 30 frames passed on) and one queued.
     router.from_worker(w0, client, raw("ok", 5, re=4, session="s0", utterance="u1"))
     router.from_worker(w0, client, raw("stream", 6, re=4, session="s0", utterance="u1", time=1.0, fps=60.0,
@@ -88,10 +90,14 @@ def test_a_dead_worker_ends_its_sessions_lines_with_an_error_and_names_the_cause
     router.from_worker(w0, client, [*raw("frames", 8, session="s0", utterance="u1", time=1.0, first=0, count=30)[:1],
                                     np.zeros(30 * 63, "<f4").tobytes()])
     router.from_worker(w0, client, raw("ok", 9, re=5, session="s0", utterance="u2"))
+    # A request in flight when the worker dies is answered by the front door, not left to time out.
+    router.from_client(client, frames_of("interrupt", 40, session="s0"), 1 << 20)
     replies = router.worker_lost(w0, "its worker process (worker-x) died")
     messages = [decode(r.frames) for r in replies]
     assert all(isinstance(r, Reply) and r.client == client for r in replies)
-    assert [(m.type, m.get("utterance")) for m in messages] == [("end", "u1"), ("end", "u2"), ("error", None)]
+    assert [(m.type, m.get("utterance"), m.get("re")) for m in messages] == [
+        ("end", "u1", 4), ("end", "u2", 5), ("error", None, None), ("error", None, 40)]
+    assert messages[3]["code"] == "session_closed" and "worker-x" in messages[3]["message"]
     first = messages[0]
     assert first["status"] == "error" and first["samples"] == 11025 and first["frames"] == 30 and first["re"] == 4
     assert first["time"] == pytest.approx(1.5) and "worker-x" in first["reason"]

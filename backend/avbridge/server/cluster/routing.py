@@ -38,6 +38,9 @@ import msgpack
 from avbridge.protocol import Message, ProtocolError, decode, encode
 
 _LOST_MEMORY = 10_000
+_PENDING_MEMORY = 10_000
+_UNANSWERED = ("user_audio", "user_face")       # no reply unless refused (SPEC 8.6)
+_REPLIES = ("welcome", "opened", "closed", "ok", "error", "pong")
 
 
 @dataclass
@@ -85,6 +88,9 @@ class FrontClient:
     swallow: set[str] = field(default_factory=set)       # workers whose next welcome is ours
     sessions: set[str] = field(default_factory=set)
     opens: dict[int, str] = field(default_factory=dict)  # open seq -> worker
+    # Requests forwarded and not yet answered: seq -> (worker, session or None). A worker that dies
+    # answers none of them, so the front door does, and nobody waits out a timeout.
+    pending: collections.OrderedDict = field(default_factory=collections.OrderedDict)
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -161,6 +167,16 @@ class Router:
                 "message": f"session {sid} ended: {cause}. Open a new session; it will be placed on a worker that is up"}))))
         w.sessions.clear()
         for client in self.clients.values():
+            for seq, (worker, sid) in list(client.pending.items()):
+                if worker != name:
+                    continue
+                del client.pending[seq]
+                fields: dict[str, Any] = {"re": seq, "code": "session_closed" if sid else "internal",
+                                          "message": (f"session {sid} ended: {cause}" if sid
+                                                      else f"the request was not answered: {cause}; send it again")}
+                if sid:
+                    fields["session"] = sid
+                out.append(Reply(client.identity, self._encode(client, Message("error", fields))))
             client.connected.discard(name)
             client.swallow.discard(name)
             client.opens = {seq: wn for seq, wn in client.opens.items() if wn != name}
@@ -194,6 +210,17 @@ class Router:
             message = decode(frames, max_bulk_bytes)
         except ProtocolError:
             return [self._to(client, self._home(client), frames)]    # it answers as a single server would
+        out = self._route(client, message, frames)
+        for action in out:
+            if isinstance(action, Forward) and message.type not in _UNANSWERED:
+                sid = message.fields.get("session")
+                client.pending[message.seq] = (action.worker, sid if isinstance(sid, str) else None)
+                while len(client.pending) > _PENDING_MEMORY:
+                    client.pending.popitem(last=False)
+        return out
+
+    def _route(self, client: FrontClient, message: Message, frames: list[bytes]) -> list[Forward | Reply]:
+        identity = client.identity
         if message.type == "hello":
             client.hello = list(frames)
             # A worker sent the hello here is not also sent it ahead of the next message.
@@ -241,6 +268,8 @@ class Router:
             return None
         header = msgpack.unpackb(bytes(frames[0]), raw=False)
         kind = header.get("type")
+        if kind in _REPLIES and isinstance(header.get("re"), int):
+            client.pending.pop(header["re"], None)
         if kind == "welcome":
             if worker in client.swallow:
                 client.swallow.discard(worker)
