@@ -16,6 +16,8 @@ test: $(STAMP)
 	$(PY) tools/check_layers.py
 	$(PY) -m pytest
 	tools/test_csharp.sh
+	# 20 sessions for 2 minutes (docs/reliability.md has the hour-long run)
+	$(PY) tools/soak.py --sessions 20 --minutes 2 --check
 
 test-python: $(STAMP)
 	$(PY) -m pytest
