@@ -55,6 +55,7 @@ static class Bench
     /// open (receive) of a frames batch and of an audio piece, beside the codec's decode.</summary>
     static void CurveCost()
     {
+        Avbridge.Core.Zmtp.AllocationProbe.Enabled = true;
         var key = new byte[32];
         var nonce = new byte[24];
         new Random(1).NextBytes(key);
@@ -65,9 +66,11 @@ static class Bench
             for (int i = 0; i < 200; i++) Avbridge.Core.Zmtp.Curve.NaCl.SecretBoxOpen(box, nonce, key);
             var watch = Stopwatch.StartNew();
             int n = 0;
+            long allocated0 = Avbridge.Core.Zmtp.AllocationProbe.CurrentThread();
             while (watch.ElapsedMilliseconds < 1000) { Avbridge.Core.Zmtp.Curve.NaCl.SecretBoxOpen(box, nonce, key); n++; }
-            Console.WriteLine("| CURVE: open one {0}-byte message (XSalsa20-Poly1305, C#) | {1:N0} messages/s | | {2:F1} µs each |",
-                              size, n / watch.Elapsed.TotalSeconds, 1e6 * watch.Elapsed.TotalSeconds / n);
+            long allocated = Avbridge.Core.Zmtp.AllocationProbe.CurrentThread() - allocated0;
+            Console.WriteLine("| CURVE: open one {0}-byte message (XSalsa20-Poly1305, C#) | {1:N0} messages/s | | {2:F1} µs each | {3:N0} bytes allocated each |",
+                              size, n / watch.Elapsed.TotalSeconds, 1e6 * watch.Elapsed.TotalSeconds / n, (double)allocated / n);
         }
     }
 

@@ -75,8 +75,8 @@ namespace Avbridge.Core.Zmtp.Curve
             }
             try
             {
-                byte[] server = serverKey.Length == 40 && !serverKey.Contains("/") && !serverKey.Contains("\\")
-                    ? Z85.Decode(serverKey) : Load(serverKey).Public;
+                // Z85 has '/' among its characters: a file that exists wins, else 40 characters are a key.
+                byte[] server = serverKey.Length == 40 && !File.Exists(serverKey) ? Z85.Decode(serverKey) : Load(serverKey).Public;
                 var pair = Load(clientKeyFile);
                 if (pair.Secret == null)
                 {

@@ -119,11 +119,13 @@ namespace Avbridge.Core.Zmtp.Curve
             var input = new byte[16];
             Buffer.BlockCopy(nonce24, 16, input, 0, 8);
             var block = new byte[64];
+            var s = State(subkey, input, 0);
+            var x = new uint[16];
             for (long counter = 0, done = 0; done < count; counter++, done += 64)
             {
-                for (int i = 0; i < 8; i++) input[8 + i] = (byte)(counter >> (8 * i));
-                var s = State(subkey, input, 0);
-                var x = (uint[])s.Clone();
+                // Only the block counter (words 8 and 9) changes from block to block.
+                s[8] = (uint)counter; s[9] = (uint)(counter >> 32);
+                Array.Copy(s, x, 16);
                 Rounds(x);
                 for (int i = 0; i < 16; i++) Store(block, 4 * i, x[i] + s[i]);
                 int n = (int)Math.Min(64, count - done);
@@ -132,29 +134,70 @@ namespace Avbridge.Core.Zmtp.Curve
         }
 
         // -- Poly1305 ---------------------------------------------------------------------------
-        static readonly BigInteger P1305 = BigInteger.Pow(2, 130) - 5;
+        // On five 26-bit limbs in 64-bit products (the layout of poly1305-donna's 32-bit code):
+        // no BigInteger, so opening a message allocates nothing here.
+        const uint Mask26 = 0x3ffffff;
 
         /// <summary>The 16-byte Poly1305 tag of data[offset..offset+count) under a 32-byte one-time key.</summary>
         public static byte[] Poly1305(byte[] key, byte[] data, int offset, int count)
         {
-            var rBytes = new byte[16];
-            Buffer.BlockCopy(key, 0, rBytes, 0, 16);
-            rBytes[3] &= 15; rBytes[7] &= 15; rBytes[11] &= 15; rBytes[15] &= 15;
-            rBytes[4] &= 252; rBytes[8] &= 252; rBytes[12] &= 252;
-            BigInteger r = FromLittle(rBytes), acc = 0;
-            var chunk = new byte[17];
+            uint r0 = Load(key, 0) & 0x3ffffff, r1 = (Load(key, 3) >> 2) & 0x3ffff03, r2 = (Load(key, 6) >> 4) & 0x3ffc0ff,
+                 r3 = (Load(key, 9) >> 6) & 0x3f03fff, r4 = (Load(key, 12) >> 8) & 0x00fffff;
+            uint s1 = r1 * 5, s2 = r2 * 5, s3 = r3 * 5, s4 = r4 * 5;
+            uint h0 = 0, h1 = 0, h2 = 0, h3 = 0, h4 = 0;
+            byte[] last = null;
             for (int i = 0; i < count; i += 16)
             {
-                int n = Math.Min(16, count - i);
-                Array.Clear(chunk, 0, 17);
-                Buffer.BlockCopy(data, offset + i, chunk, 0, n);
-                chunk[n] = 1;
-                acc = ((acc + FromLittle(chunk)) * r) % P1305;
+                byte[] m = data;
+                int at = offset + i;
+                uint hibit = 1u << 24;
+                if (count - i < 16)
+                {
+                    last = new byte[16];          // the last, short block: its bytes, a 1, zeros
+                    Buffer.BlockCopy(data, at, last, 0, count - i);
+                    last[count - i] = 1;
+                    m = last; at = 0; hibit = 0;
+                }
+                h0 += Load(m, at) & Mask26;
+                h1 += (Load(m, at + 3) >> 2) & Mask26;
+                h2 += (Load(m, at + 6) >> 4) & Mask26;
+                h3 += (Load(m, at + 9) >> 6) & Mask26;
+                h4 += (Load(m, at + 12) >> 8) | hibit;
+                ulong d0 = (ulong)h0 * r0 + (ulong)h1 * s4 + (ulong)h2 * s3 + (ulong)h3 * s2 + (ulong)h4 * s1;
+                ulong d1 = (ulong)h0 * r1 + (ulong)h1 * r0 + (ulong)h2 * s4 + (ulong)h3 * s3 + (ulong)h4 * s2;
+                ulong d2 = (ulong)h0 * r2 + (ulong)h1 * r1 + (ulong)h2 * r0 + (ulong)h3 * s4 + (ulong)h4 * s3;
+                ulong d3 = (ulong)h0 * r3 + (ulong)h1 * r2 + (ulong)h2 * r1 + (ulong)h3 * r0 + (ulong)h4 * s4;
+                ulong d4 = (ulong)h0 * r4 + (ulong)h1 * r3 + (ulong)h2 * r2 + (ulong)h3 * r1 + (ulong)h4 * r0;
+                ulong c = d0 >> 26; h0 = (uint)d0 & Mask26;
+                d1 += c; c = d1 >> 26; h1 = (uint)d1 & Mask26;
+                d2 += c; c = d2 >> 26; h2 = (uint)d2 & Mask26;
+                d3 += c; c = d3 >> 26; h3 = (uint)d3 & Mask26;
+                d4 += c; c = d4 >> 26; h4 = (uint)d4 & Mask26;
+                h0 += (uint)c * 5; h1 += h0 >> 26; h0 &= Mask26;
             }
-            var sBytes = new byte[16];
-            Buffer.BlockCopy(key, 16, sBytes, 0, 16);
-            acc = (acc + FromLittle(sBytes)) % BigInteger.Pow(2, 128);
-            return ToLittle(acc, 16);
+            // Carry fully, then take h - p if it is not negative (in constant time).
+            uint k = h1 >> 26; h1 &= Mask26; h2 += k; k = h2 >> 26; h2 &= Mask26; h3 += k;
+            k = h3 >> 26; h3 &= Mask26; h4 += k; k = h4 >> 26; h4 &= Mask26; h0 += k * 5;
+            k = h0 >> 26; h0 &= Mask26; h1 += k;
+            uint g0 = h0 + 5; k = g0 >> 26; g0 &= Mask26;
+            uint g1 = h1 + k; k = g1 >> 26; g1 &= Mask26;
+            uint g2 = h2 + k; k = g2 >> 26; g2 &= Mask26;
+            uint g3 = h3 + k; k = g3 >> 26; g3 &= Mask26;
+            uint g4 = h4 + k - (1u << 26);
+            uint keepG = (g4 >> 31) - 1, keepH = ~keepG;
+            h0 = (h0 & keepH) | (g0 & keepG); h1 = (h1 & keepH) | (g1 & keepG); h2 = (h2 & keepH) | (g2 & keepG);
+            h3 = (h3 & keepH) | (g3 & keepG); h4 = (h4 & keepH) | (g4 & keepG);
+            // h mod 2^128, plus s.
+            ulong f = (ulong)(h0 | (h1 << 26)) + Load(key, 16);
+            var tag = new byte[16];
+            Store(tag, 0, (uint)f);
+            f = (ulong)((h1 >> 6) | (h2 << 20)) + Load(key, 20) + (f >> 32);
+            Store(tag, 4, (uint)f);
+            f = (ulong)((h2 >> 12) | (h3 << 14)) + Load(key, 24) + (f >> 32);
+            Store(tag, 8, (uint)f);
+            f = (ulong)((h3 >> 18) | (h4 << 8)) + Load(key, 28) + (f >> 32);
+            Store(tag, 12, (uint)f);
+            return tag;
         }
 
         // -- boxes ------------------------------------------------------------------------------
