@@ -21,9 +21,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from avbridge.cli.bench import STREAM_LINE, ServerProcess, _cpu_seconds, machine_description  # noqa: E402
-from avbridge.client import Client  # noqa: E402
-from soak import tree_rss_mb  # noqa: E402
+from avbridge.cli.bench import (
+    STREAM_LINE,
+    ServerProcess,
+    _cpu_seconds,
+    machine_description,
+)
+from avbridge.client import Client
+from soak import tree_rss_mb
 
 LEAD_S = 0.5
 
@@ -106,8 +111,8 @@ def main() -> int:
             print(f"{count} sessions, {name}: p99 {r['p99']:.2f} ms, late {r['late']}", file=sys.stderr, flush=True)
     baseline = {count: r for count, name, r in rows if name == "single server process"}
     lines = [f"Machine: {machine_description()}. {args.seconds:g} s per row after a 2 s start, 60 fps, lead {LEAD_S} s.", "",
-             "| sessions | server | frame batches | latency p50 (ms) | p95 | p99 | max | p99 / single | late batches "
-             "| CPU (% of one core, all processes) | RSS (MB, all processes) |",
+             ("| sessions | server | frame batches | latency p50 (ms) | p95 | p99 | max | p99 / single | late batches "
+             "| CPU (% of one core, all processes) | RSS (MB, all processes) |"),
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for count, name, r in rows:
         ratio = r["p99"] / baseline[count]["p99"] if baseline[count]["p99"] > 0 else float("nan")

@@ -49,8 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from avbridge.cli.bench import ServerProcess, free_port, machine_description
+from avbridge.cli.bench import ServerProcess, machine_description
 from avbridge.client import Client, ServerError, ServerGone, SessionLost, TimedOut
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +113,7 @@ class Tally:
     lost: int = 0
     reopened: int = 0
 
-    def add(self, other: "Tally") -> None:
+    def add(self, other: Tally) -> None:
         for name, value in vars(other).items():
             if isinstance(value, Counter):
                 getattr(self, name).update(value)
@@ -566,8 +565,8 @@ def table(r: dict) -> str:
     lines = [f"soak: {r['sessions']} sessions, {r['seconds']:.0f} s, fault {r['fault']['kind']}"
              + (f", cluster of {r['cluster_workers']} workers" if r["cluster_workers"] else ""),
              f"machine: {r['machine']}", "",
-             "| sessions | lines done | interrupted | speak_audio | live pieces | audio msgs | audio gaps "
-             "| frame batches | late (worst ms) | errors | ends | lost / reopened |",
+             ("| sessions | lines done | interrupted | speak_audio | live pieces | audio msgs | audio gaps "
+             "| frame batches | late (worst ms) | errors | ends | lost / reopened |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, t in rows:
         lines.append(f"| {name} | {t['lines_done']} | {t['interrupted']} | {t['audio_lines']} | {t['live_pieces']} "
@@ -575,8 +574,8 @@ def table(r: dict) -> str:
                      f"| {dict(t['errors']) or 0} | {dict(t['ends'])} | {t['lost']} / {t['reopened']} |")
     if r["rss_mb"]:
         first, last = r["rss_mb"][0][1], r["rss_mb"][-1][1]
-        lines += ["", f"server RSS: {first:.0f} MB at start, {last:.0f} MB at the end, "
-                      f"drift after warm-up {r['rss_drift_percent']} %"]
+        lines += ["", (f"server RSS: {first:.0f} MB at start, {last:.0f} MB at the end, "
+                      f"drift after warm-up {r['rss_drift_percent']} %")]
     fault = {k: v for k, v in r["fault"].items() if k not in ("kind", "done")}
     if fault:
         lines.append(f"fault: {fault}")

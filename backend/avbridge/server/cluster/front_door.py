@@ -31,7 +31,12 @@ from avbridge.core.keys import load_secret, make_keys
 from avbridge.server.clients import ConnectionTracker
 from avbridge.server.cluster.routing import Forward, NoWorker, Reply, Router
 from avbridge.server.config import ServerConfig
-from avbridge.server.security import Authenticator, check_bind, make_curve_server, server_keys
+from avbridge.server.security import (
+    Authenticator,
+    check_bind,
+    make_curve_server,
+    server_keys,
+)
 from avbridge.server.transport import _bind, _source_fd, _tcp_liveness
 
 log = logging.getLogger("avbridge.cluster")
@@ -75,10 +80,10 @@ class ClusterServer:
         self.names = [f"worker-{i + 1}" for i in range(count)]
         # A local cluster stays on loopback; on a real one each worker binds its node's address.
         host = "127.0.0.1" if address == "local" else None
-        self.actors = {name: remote.remote(fields, host, certificate) for name in self.names}
+        self.actors: dict[str, Any] = {name: remote.remote(fields, host, certificate) for name in self.names}
         self.router = Router(self.names)
         self._worker_keys: dict[str, bytes] = {}
-        self._context = zmq.Context.instance()
+        self._context: zmq.Context = zmq.Context.instance()
         self._auth = Authenticator(self._context, keys) if keys is not None else None
         self._clients = self._context.socket(zmq.ROUTER)
         for option, value in ((zmq.LINGER, 200), (zmq.ROUTER_MANDATORY, 1), (zmq.SNDHWM, config.send_hwm),
@@ -114,7 +119,7 @@ class ClusterServer:
             self._events.put(("up", name, hello))
         self._monitor_thread.start()
 
-    def start(self) -> "ClusterServer":
+    def start(self) -> ClusterServer:
         self.wait_for_workers()
         self._thread = threading.Thread(target=self.serve_forever, name="avbridge-front-door", daemon=True)
         self._thread.start()
@@ -310,13 +315,13 @@ class ClusterServer:
                     incarnation = known.pop(name, None)
                     if incarnation is not None:
                         pid = incarnation.split("-")[0]
-                        self._post(("lost", name, f"its worker process ({name}, pid {pid}) died or stopped answering "
-                                                  f"({exc.__class__.__name__})"))
+                        self._post(("lost", name, (f"its worker process ({name}, pid {pid}) died or stopped answering "
+                                                  f"({exc.__class__.__name__})")))
                     continue
                 if known.get(name) != load["incarnation"]:
                     if name in known:
-                        self._post(("lost", name, f"its worker process ({name}, pid {known[name].split('-')[0]}) "
-                                                  "died and was restarted"))
+                        self._post(("lost", name, (f"its worker process ({name}, pid {known[name].split('-')[0]}) "
+                                                  "died and was restarted")))
                     try:
                         hello = ray.get(self.actors[name].hello.remote(), timeout=_PROBE_TIMEOUT_S)
                     except Exception:

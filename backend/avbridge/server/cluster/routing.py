@@ -171,12 +171,12 @@ class Router:
                 if worker != name:
                     continue
                 del client.pending[seq]
-                fields: dict[str, Any] = {"re": seq, "code": "session_closed" if sid else "internal",
+                answer: dict[str, Any] = {"re": seq, "code": "session_closed" if sid else "internal",
                                           "message": (f"session {sid} ended: {cause}" if sid
                                                       else f"the request was not answered: {cause}; send it again")}
                 if sid:
-                    fields["session"] = sid
-                out.append(Reply(client.identity, self._encode(client, Message("error", fields))))
+                    answer["session"] = sid
+                out.append(Reply(client.identity, self._encode(client, Message("error", answer))))
             client.connected.discard(name)
             client.swallow.discard(name)
             client.opens = {seq: wn for seq, wn in client.opens.items() if wn != name}
@@ -306,20 +306,20 @@ class Router:
             if kind not in ("ok", "stream"):
                 return
             line = placed.lines[uid] = Line(re=header.get("re") if kind == "stream" and header.get("re") else None)
-        t = header.get("time")
+        t = float(header.get("time") or 0.0)
         if kind == "ok":
             line.re = header.get("re")
-        elif kind == "stream" and isinstance(t, (int, float)):
-            line.time = max(line.time, float(t))
-            placed.fps = float(header.get("fps", placed.fps))
-            placed.sample_rate = int(header.get("sample_rate", placed.sample_rate))
+        elif kind == "stream":
+            line.time = max(line.time, t)
+            placed.fps = float(header.get("fps") or placed.fps)
+            placed.sample_rate = int(header.get("sample_rate") or placed.sample_rate)
         elif kind == "frames":
             line.frames = max(line.frames, int(header["first"]) + int(header["count"]))
-            line.time = max(line.time, float(t) + int(header["count"]) / placed.fps)
+            line.time = max(line.time, t + int(header["count"]) / placed.fps)
         elif kind == "audio":
             samples = len(frames[1]) // 2 if len(frames) > 1 else 0
             line.samples = max(line.samples, int(header["offset"]) + samples)
-            line.time = max(line.time, float(t) + samples / placed.sample_rate)
+            line.time = max(line.time, t + samples / placed.sample_rate)
 
     def _forget_session(self, sid: Any) -> None:
         placed = self.sessions.pop(sid, None) if isinstance(sid, str) else None

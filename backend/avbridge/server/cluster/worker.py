@@ -26,7 +26,9 @@ class SessionWorker:
 
     def __init__(self, config: dict[str, Any], host: str | None, front_door_certificate: str) -> None:
         """`host`: the address to bind (default: this node's address as Ray knows it)."""
-        from avbridge.server.transport import Server   # zmq sockets are made in the actor's process
+        from avbridge.server.transport import (
+            Server,  # zmq sockets are made in the actor's process
+        )
         if host is None:
             import ray
             host = ray.util.get_node_ip_address()
