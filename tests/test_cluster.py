@@ -187,6 +187,6 @@ def _worker_up_line(log: Path, worker: str) -> str:
 def test_the_cluster_refuses_a_plaintext_network_bind():
     pytest.importorskip("ray")
     result = subprocess.run([sys.executable, "-m", "avbridge", "serve", "--bind", "tcp://0.0.0.0:0", "--cluster", "local"],
-                            capture_output=True, text=True, timeout=60)
+                            check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "without CURVE" in result.stderr
 

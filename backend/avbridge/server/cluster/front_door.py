@@ -213,13 +213,13 @@ class ClusterServer:
                     self._forward(action)
 
     def _busy(self, identity: bytes, frames: list[bytes], why: str) -> Reply:
-        from avbridge.protocol import Message, decode, encode
+        from avbridge.protocol import Message, ProtocolError, decode, encode
         client = self.router.clients[identity]
         fields: dict[str, Any] = {"code": "busy", "message": why}
         try:
             fields["re"] = decode(frames, self.config.max_bulk_bytes).seq
-        except Exception:
-            pass
+        except ProtocolError:
+            pass        # unreadable: an error without `re` (SPEC 7)
         message = Message("error", fields)
         message.seq = client.next_seq()
         return Reply(identity, encode(message))
