@@ -64,8 +64,13 @@ def test_sessions_spread_over_workers_and_each_client_sees_one_connection():
     seqs = [header(router.from_worker(placed[i], client, raw("ok", 99, re=10 + i, session=f"s{i}",
                                                                     utterance=f"u{i}")))["seq"] for i in range(4)]
     assert seqs == sorted(seqs) and len(set(seqs)) == 4
-    # A second hello (a reconnect) is welcomed with the sessions on every worker.
-    [again] = router.from_client(client, frames_of("hello", 20, versions=[1], client="t"), 1 << 20)
+    # After a reconnect (the front door closed the client's DEALERs when it left), the hello goes
+    # to every worker with one of its sessions, and is welcomed with the sessions on all of them.
+    for c in router.clients.values():
+        c.connected.clear()
+    again, *others = router.from_client(client, frames_of("hello", 20, versions=[1], client="t"), 1 << 20)
+    assert [f.worker for f in others] == [w for w in ("worker-1", "worker-2") if w != again.worker]
+    assert router.from_worker(others[0].worker, client, raw("welcome", 50, re=20)) is None
     welcome = header(router.from_worker(again.worker, client, raw("welcome", 50, re=20)))
     assert welcome["sessions"] == ["s0", "s1", "s2", "s3"]
 

@@ -63,10 +63,10 @@ def measure(server: ServerProcess, sessions: int, seconds: float) -> dict:
     late = 0
     started = time.monotonic()
     measure_from = started + 2.0                   # the first burst of every line starting at once
-    cpu0, t0 = None, None
+    cpu0, front0, t0 = None, 0.0, None
     while time.monotonic() - started < seconds + 2.0:
         if cpu0 is None and time.monotonic() >= measure_from:
-            cpu0, t0 = tree_cpu_seconds(server), time.monotonic()
+            cpu0, front0, t0 = tree_cpu_seconds(server), server.cpu_seconds(), time.monotonic()
         for client in clients:
             got = client.next_any_stream_message(timeout=0.002)
             while got is not None:
@@ -81,12 +81,13 @@ def measure(server: ServerProcess, sessions: int, seconds: float) -> dict:
                 got = client.next_any_stream_message(timeout=0)
     wall = time.monotonic() - (t0 or started)
     cpu = tree_cpu_seconds(server) - (cpu0 or 0.0)
+    front = server.cpu_seconds() - front0
     rss = tree_rss_mb(server.process.pid)
     for client in clients:
         client.close()
     p50, p95, p99 = (float(np.percentile(latencies, p)) for p in (50, 95, 99))
     return {"batches": len(latencies), "late": late, "p50": p50, "p95": p95, "p99": p99,
-            "max": float(max(latencies)), "cpu": 100 * cpu / wall, "rss": rss}
+            "max": float(max(latencies)), "cpu": 100 * cpu / wall, "front": 100 * front / wall, "rss": rss}
 
 
 def main() -> int:
@@ -112,12 +113,12 @@ def main() -> int:
     baseline = {count: r for count, name, r in rows if name == "single server process"}
     lines = [f"Machine: {machine_description()}. {args.seconds:g} s per row after a 2 s start, 60 fps, lead {LEAD_S} s.", "",
              ("| sessions | server | frame batches | latency p50 (ms) | p95 | p99 | max | p99 / single | late batches "
-             "| CPU (% of one core, all processes) | RSS (MB, all processes) |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| CPU (% of one core, all processes) | of which the front process | RSS (MB, all processes) |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for count, name, r in rows:
         ratio = r["p99"] / baseline[count]["p99"] if baseline[count]["p99"] > 0 else float("nan")
         lines.append(f"| {count} | {name} | {r['batches']} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} "
-                     f"| {r['max']:.1f} | {ratio:.2f} | {r['late']} | {r['cpu']:.0f} | {r['rss']:.0f} |")
+                     f"| {r['max']:.1f} | {ratio:.2f} | {r['late']} | {r['cpu']:.0f} | {r['front']:.0f} | {r['rss']:.0f} |")
     table = "\n".join(lines)
     print(table)
     if args.markdown:

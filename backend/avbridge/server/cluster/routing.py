@@ -226,7 +226,16 @@ class Router:
             # A worker sent the hello here is not also sent it ahead of the next message.
             home = self._home(client)
             client.swallow.discard(home)
-            return [self._to(client, home, frames, fresh_hello=True)]
+            out: list[Forward | Reply] = [self._to(client, home, frames, fresh_hello=True)]
+            # After a reconnect, every worker holding one of its sessions hears of the client at
+            # once (the hello, whose welcome is ours): one it did not hear from within its grace
+            # period would close them.
+            for worker in sorted({self.sessions[sid].worker for sid in client.sessions if sid in self.sessions}):
+                if worker not in client.connected:
+                    client.connected.add(worker)
+                    client.swallow.add(worker)
+                    out.append(Forward(worker, identity, frames))
+            return out
         if message.type == "open":
             w = self.place()
             w.opening += 1
