@@ -253,7 +253,12 @@ class ClusterServer:
                 if result == "again":
                     break
                 held.pop(0)
-            if not held or len(held) > _HELD_PER_CLIENT * 10:
+            if len(held) > _HELD_PER_CLIENT:
+                # Cannot happen while the workers wait for this client (their DEALERs are not read);
+                # a bound all the same, said out loud.
+                log.warning("client pipe full client=%s: %d held messages dropped", identity.hex(), len(held))
+                held.clear()
+            if not held:
                 del self._held[identity]
 
     # -- workers' side -----------------------------------------------------------------------------
