@@ -10,7 +10,8 @@ then `interrupt` part-way, `speak_audio` of a real recording (BEAT, tests/data),
 session in every ten is live (`user_audio` of the same recording at real-time pace, which
 the avatar listens to and is barged in on). Recorded at the client against the session clock
 (mapped by ping): an audio gap is an `audio` message that does not continue its utterance's samples
-or arrives after its time (the engine would have run dry even with no buffer beyond the lead); a
+or arrives after its time (the engine would have run dry even with no buffer beyond the lead), except a line's first
+piece, which only starts the line late (counted apart as a late start); a
 late batch is a `frames` message that arrives after its time. The first 20 s (the first
 syntheses, the live models loading) are a warm-up and not counted. Also counted: errors, `end`s by
 status, lines done; and the server's RSS every 10 s.
@@ -107,6 +108,9 @@ class Tally:
     late: int = 0
     late_worst_ms: float = 0.0
     late_live: int = 0          # of `late`, those of live sessions (their frames are made just ahead of need)
+    gap_worst_ms: float = 0.0
+    late_starts: int = 0        # lines whose first audio came after their start time
+    late_start_worst_ms: float = 0.0
     when: Counter = field(default_factory=Counter)   # minute of the run -> gaps and late batches in it
     errors: Counter = field(default_factory=Counter)
     ends: Counter = field(default_factory=Counter)
@@ -117,8 +121,8 @@ class Tally:
         for name, value in vars(other).items():
             if isinstance(value, Counter):
                 getattr(self, name).update(value)
-            elif name == "late_worst_ms":
-                self.late_worst_ms = max(self.late_worst_ms, value)
+            elif name.endswith("worst_ms"):
+                setattr(self, name, max(getattr(self, name), value))
             else:
                 setattr(self, name, getattr(self, name) + value)
 
@@ -202,9 +206,20 @@ class DrivenSession:
         if message.type == "audio":
             self.tally.audio_messages += 1
             expected = self.samples.get(uid, 0)
-            if message["offset"] != expected or arrived > due:
+            late_ms = (arrived - due) * 1000
+            if message["offset"] != expected:
                 self.tally.gaps += 1
-                self.tally.when[f"{message.type} {self.kind} {int((arrived - STARTED[0]) // 10) * 10}s"] += 1
+                self.tally.when[f"audio-missing {self.kind} {int((arrived - STARTED[0]) // 10) * 10}s"] += 1
+            elif message["offset"] == 0 and late_ms > 0:
+                # The line's first audio after its start time: a player starts the line that much
+                # later (every later piece keeps its place behind it); nothing is lost.
+                self.tally.late_starts += 1
+                self.tally.late_start_worst_ms = max(self.tally.late_start_worst_ms, late_ms)
+            elif late_ms > 0:
+                # Audio after its time in the middle of a line: a player would have run dry.
+                self.tally.gaps += 1
+                self.tally.gap_worst_ms = max(self.tally.gap_worst_ms, late_ms)
+                self.tally.when[f"audio-late {self.kind} {int((arrived - STARTED[0]) // 10) * 10}s"] += 1
             self.samples[uid] = message["offset"] + len(message.bulk[0]) // 2
         elif message.type == "frames":
             self.tally.frame_batches += 1
@@ -566,11 +581,12 @@ def table(r: dict) -> str:
              + (f", cluster of {r['cluster_workers']} workers" if r["cluster_workers"] else ""),
              f"machine: {r['machine']}", "",
              ("| sessions | lines done | interrupted | speak_audio | live pieces | audio msgs | audio gaps "
-             "| frame batches | late (worst ms) | errors | ends | lost / reopened |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| late starts (worst ms) | frame batches | late (worst ms) | errors | ends | lost / reopened |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, t in rows:
         lines.append(f"| {name} | {t['lines_done']} | {t['interrupted']} | {t['audio_lines']} | {t['live_pieces']} "
-                     f"| {t['audio_messages']} | {t['gaps']} | {t['frame_batches']} | {t['late']} ({t['late_worst_ms']:.0f}) "
+                     f"| {t['audio_messages']} | {t['gaps']} | {t['late_starts']} ({t['late_start_worst_ms']:.0f}) "
+                     f"| {t['frame_batches']} | {t['late']} ({t['late_worst_ms']:.0f}) "
                      f"| {dict(t['errors']) or 0} | {dict(t['ends'])} | {t['lost']} / {t['reopened']} |")
     if r["rss_mb"]:
         first, last = r["rss_mb"][0][1], r["rss_mb"][-1][1]
