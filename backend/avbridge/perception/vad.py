@@ -23,6 +23,8 @@ import copy
 import functools
 from dataclasses import dataclass
 
+from typing import Any
+
 import numpy as np
 
 from avbridge.core.audio import ANALYSIS_RATE
@@ -61,10 +63,11 @@ class VoiceWindow:
 class VoiceActivity:
     def __init__(self, onset: float = 0.5, offset: float = 0.35, end_silence_s: float = 0.6,
                  pause_s: float = 0.2, history_s: float = 5.0) -> None:
-        import torch
-        self._torch = torch
-        self._model = copy.copy(_shared_model())     # shares the ONNX session, not the state
-        self._model.reset_states()
+        # The model (and torch) is loaded on the first audio, not here: a live session is opened
+        # on the server's I/O thread, and importing torch there the first time stalled every
+        # other session's stream for about half a second.
+        self._torch: Any = None
+        self._model: Any = None
         self.onset, self.offset = onset, offset
         self.end_silence_s, self.pause_s = end_silence_s, pause_s
         self._pending = np.zeros(0, np.int16)
@@ -93,7 +96,15 @@ class VoiceActivity:
         """Seconds of audio analysed so far."""
         return self._consumed / ANALYSIS_RATE
 
+    def _load(self) -> None:
+        import torch
+        self._torch = torch
+        self._model = copy.copy(_shared_model())     # shares the ONNX session, not the state
+        self._model.reset_states()
+
     def _step(self, window: np.ndarray, start: float) -> list[VoiceEvent]:
+        if self._model is None:
+            self._load()
         x = window.astype(np.float32) / 32768.0
         with self._torch.no_grad():
             p = float(self._model(self._torch.from_numpy(x), ANALYSIS_RATE))

@@ -80,6 +80,19 @@ class LiveRunner:
         self._wake = wake
         self._playout = playout_delay_s
 
+    @staticmethod
+    def prewarm() -> None:
+        """Load the voice-activity model (and torch) before the first live session needs it,
+        on a background thread: the first load takes about a second of CPU."""
+        def load() -> None:
+            from avbridge.perception.vad import _shared_model
+            try:
+                _shared_model()
+            except Exception:           # the live extra is broken: the first live session will say so
+                log.exception("loading the voice-activity model failed")
+        # Not a daemon: an import cut off by the interpreter exiting can crash it.
+        threading.Thread(target=load, name="avbridge-live-prewarm").start()
+
     def _task(self, session: Session, fn: Callable[[], None], name: str) -> None:
         self._pool.submit(fn, lane=LIGHT, deadline=session.clock(), key=session.id, name=name)
 

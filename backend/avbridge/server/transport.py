@@ -144,6 +144,8 @@ class Server:
             torch.set_num_threads(self.config.torch_threads)
         log.info("serving endpoint=%s mirror=%s voice=%s fps=%g", self.endpoint, self.mirror_endpoint or "off",
                  self.config.voice, self.config.fps)
+        if "live" in self.service.capabilities:
+            self.service.live.prewarm()
         self._ready.set()
         timeout = 0.05
         try:
