@@ -398,8 +398,10 @@ namespace Avbridge.Core.Zmtp
                     // Under CURVE every frame is a MESSAGE (sent as a plain frame); its own flags say more / command.
                     if ((flags & FlagCommand) != 0 && ZmtpFrames.CommandName(body) == "ERROR") HandleCommand(body);
                     byte inner;
-                    try { body = _curve.Decode(body, out inner); }
+                    var boxed = body;
+                    try { body = _curve.Decode(boxed, out inner, Pool); }
                     catch (Curve.CurveException ex) { throw new IOException(Endpoint + ": " + ex.Message); }
+                    if (Pool != null) Pool.Return(boxed);   // opened into its own array: the box is done with
                     flags = (byte)(((inner & 1) != 0 ? FlagMore : 0) | ((inner & 2) != 0 ? FlagCommand : 0));
                 }
                 if ((flags & FlagCommand) != 0)

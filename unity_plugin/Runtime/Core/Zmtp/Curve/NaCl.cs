@@ -241,6 +241,45 @@ namespace Avbridge.Core.Zmtp.Curve
             return message;
         }
 
+        /// <summary>Opens a box (tag then ciphertext) at src[offset..offset+length) where it lies:
+        /// checks the tag, then writes the first head.Length bytes of the message into `head` and
+        /// the rest into dst from dstOffset. False, with nothing written, when the box was not made
+        /// with this key and nonce. A MESSAGE is opened straight into its frame's buffer this way.</summary>
+        public static bool SecretBoxOpenInto(byte[] src, int offset, int length, byte[] nonce24, byte[] key,
+                                             byte[] head, byte[] dst, int dstOffset)
+        {
+            if (length < 16) return false;
+            int n = length - 16;
+            var input = new byte[16];
+            Buffer.BlockCopy(nonce24, 16, input, 0, 8);
+            var s = State(HSalsa20(key, nonce24, 0), input, 0);
+            var x = new uint[16];
+            var block = new byte[64];
+            KeyBlock(s, x, block, 0);                 // its first 32 bytes are Poly1305's key
+            var tag = Poly1305(block, src, offset + 16, n);
+            int diff = 0;
+            for (int i = 0; i < 16; i++) diff |= tag[i] ^ src[offset + i];
+            if (diff != 0) return false;
+            int headLength = head != null ? head.Length : 0;
+            long current = 0;
+            for (int i = 0; i < n; i++)
+            {
+                int k = 32 + i;                       // message byte i is keystream byte 32 + i
+                if (k >> 6 != current) { current = k >> 6; KeyBlock(s, x, block, current); }
+                byte plain = (byte)(src[offset + 16 + i] ^ block[k & 63]);
+                if (i < headLength) head[i] = plain; else dst[dstOffset + i - headLength] = plain;
+            }
+            return true;
+        }
+
+        static void KeyBlock(uint[] s, uint[] x, byte[] block, long counter)
+        {
+            s[8] = (uint)counter; s[9] = (uint)(counter >> 32);
+            Array.Copy(s, x, 16);
+            Rounds(x);
+            for (int i = 0; i < 16; i++) Store(block, 4 * i, x[i] + s[i]);
+        }
+
         public static byte[] Box(byte[] message, byte[] nonce24, byte[] theirPublic, byte[] mySecret)
         {
             return SecretBox(message, nonce24, BoxKey(theirPublic, mySecret));
