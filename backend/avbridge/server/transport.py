@@ -34,7 +34,13 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from avbridge.server.config import ServerConfig
-from avbridge.server.security import Authenticator, check_bind, make_curve_server, server_keys
+from avbridge.server.security import (
+    Authenticator,
+    CurveKeys,
+    check_bind,
+    make_curve_server,
+    server_keys,
+)
 from avbridge.server.service import Service
 
 log = logging.getLogger("avbridge.server")
@@ -70,24 +76,7 @@ class Server:
 
     def _bind(self) -> None:
         c = self.config
-        router = self._context.socket(zmq.ROUTER)
-        router.setsockopt(zmq.LINGER, 200)
-        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        # A client that reconnects with its routing id while its old connection is not yet known
-        # to be closed (a dropped link, a cluster front door's new DEALER) takes the id over;
-        # without this libzmq ignores the new connection silently.
-        router.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        router.setsockopt(zmq.SNDHWM, c.send_hwm)
-        router.setsockopt(zmq.RCVHWM, c.send_hwm)
-        router.setsockopt(zmq.MAXMSGSIZE, c.transport_max_bytes)
-        if c.send_buffer_bytes:
-            router.setsockopt(zmq.SNDBUF, c.send_buffer_bytes)
-        _tcp_liveness(router, c.heartbeat_ms, c.heartbeat_timeout_ms)
-        if self._keys is not None:
-            make_curve_server(router, self._keys)
-        self.endpoint = _bind(router, c.endpoint)
-        self._router = router
-        self._monitor = router.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
+        self._router, self.endpoint, self._monitor = bind_router(self._context, c, self._keys)
         self._mirror = None
         if c.mirror_endpoint:
             mirror = self._context.socket(zmq.XPUB)
@@ -152,10 +141,10 @@ class Server:
             while not self._stop.is_set():
                 events = dict(poller.poll(max(1, int(timeout * 1000))))
                 if self._wake_pull in events:
-                    while _drain(self._wake_pull):
+                    while drain_one(self._wake_pull):
                         pass
                 if self._mirror is not None and self._mirror in events:
-                    while _drain(self._mirror):   # subscriptions: nothing to do but read them
+                    while drain_one(self._mirror):   # subscriptions: nothing to do but read them
                         pass
                 self._read_monitor()
                 if self._router in events:
@@ -236,15 +225,7 @@ class Server:
         return self._send(identity, frames)
 
     def _send(self, identity: bytes, frames: list[bytes]) -> str:
-        try:
-            self._router.send_multipart([identity, *frames], zmq.NOBLOCK, copy=False)
-            return "ok"
-        except zmq.Again:
-            return "again"
-        except zmq.ZMQError as exc:
-            if exc.errno == zmq.EHOSTUNREACH:
-                return "gone"
-            raise
+        return send_now(self._router, identity, frames)
 
     def _publish(self, session_id: str, frames: list[bytes]) -> None:
         if self._mirror is None:
@@ -282,6 +263,42 @@ class Server:
         log.info("stopped")
 
 
+def bind_router(context: zmq.Context, c: ServerConfig, keys: CurveKeys | None) -> tuple[zmq.Socket, str, zmq.Socket]:
+    """The engines' ROUTER, as a server and a cluster front door both bind it: non-blocking sends
+    that report a full pipe or a vanished peer, TCP liveness, CURVE when given keys, and a
+    monitor of connections opened and closed. Returns (socket, bound endpoint, monitor)."""
+    router = context.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 200)
+    router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+    # A client that reconnects with its routing id while its old connection is not yet known
+    # to be closed (a dropped link, a cluster front door's new DEALER) takes the id over;
+    # without this libzmq ignores the new connection silently.
+    router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+    router.setsockopt(zmq.SNDHWM, c.send_hwm)
+    router.setsockopt(zmq.RCVHWM, c.send_hwm)
+    router.setsockopt(zmq.MAXMSGSIZE, c.transport_max_bytes)
+    if c.send_buffer_bytes:
+        router.setsockopt(zmq.SNDBUF, c.send_buffer_bytes)
+    _tcp_liveness(router, c.heartbeat_ms, c.heartbeat_timeout_ms)
+    if keys is not None:
+        make_curve_server(router, keys)
+    endpoint = _bind(router, c.endpoint)
+    return router, endpoint, router.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
+
+
+def send_now(router: zmq.Socket, identity: bytes, frames: list) -> str:
+    """Send without blocking: "ok", "again" (the peer's pipe is full) or "gone" (no connection)."""
+    try:
+        router.send_multipart([identity, *frames], zmq.NOBLOCK, copy=False)
+        return "ok"
+    except zmq.Again:
+        return "again"
+    except zmq.ZMQError as exc:
+        if exc.errno == zmq.EHOSTUNREACH:
+            return "gone"
+        raise
+
+
 def _tcp_liveness(socket: zmq.Socket, heartbeat_ms: int, timeout_ms: int) -> None:
     """PINGs out every `heartbeat_ms`, but no ZMTP timeout (see the module docstring): TCP decides
     whether a peer is there, by keepalive probes on a quiet connection."""
@@ -309,7 +326,7 @@ def _bind(socket: zmq.Socket, endpoint: str) -> str:
     return bytes(socket.getsockopt(zmq.LAST_ENDPOINT)).decode()
 
 
-def _drain(socket: zmq.Socket) -> bool:
+def drain_one(socket: zmq.Socket) -> bool:
     try:
         socket.recv(zmq.NOBLOCK)
         return True

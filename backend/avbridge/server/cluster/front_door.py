@@ -31,13 +31,8 @@ from avbridge.core.keys import load_secret, make_keys
 from avbridge.server.clients import ConnectionTracker
 from avbridge.server.cluster.routing import Forward, NoWorker, Reply, Router
 from avbridge.server.config import ServerConfig
-from avbridge.server.security import (
-    Authenticator,
-    check_bind,
-    make_curve_server,
-    server_keys,
-)
-from avbridge.server.transport import _bind, _source_fd, _tcp_liveness
+from avbridge.server.security import Authenticator, check_bind, server_keys
+from avbridge.server.transport import _source_fd, bind_router, drain_one, send_now
 
 log = logging.getLogger("avbridge.cluster")
 
@@ -85,15 +80,7 @@ class ClusterServer:
         self._worker_keys: dict[str, bytes] = {}
         self._context: zmq.Context = zmq.Context.instance()
         self._auth = Authenticator(self._context, keys) if keys is not None else None
-        self._clients = self._context.socket(zmq.ROUTER)
-        for option, value in ((zmq.LINGER, 200), (zmq.ROUTER_MANDATORY, 1), (zmq.SNDHWM, config.send_hwm),
-                              (zmq.RCVHWM, config.send_hwm), (zmq.MAXMSGSIZE, config.transport_max_bytes)):
-            self._clients.setsockopt(option, value)
-        _tcp_liveness(self._clients, config.heartbeat_ms, config.heartbeat_timeout_ms)
-        if keys is not None:
-            make_curve_server(self._clients, keys)
-        self.endpoint = _bind(self._clients, config.endpoint)
-        self._monitor = self._clients.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
+        self._clients, self.endpoint, self._monitor = bind_router(self._context, config, keys)
         self._wake_endpoint = f"inproc://avbridge-front-door-{id(self)}"
         self._wake_pull = self._context.socket(zmq.PULL)
         self._wake_pull.bind(self._wake_endpoint)
@@ -155,7 +142,7 @@ class ClusterServer:
             if identity not in self._held:          # a client that cannot take more: its workers wait
                 poller.register(dealer, zmq.POLLIN)
         events = dict(poller.poll(5 if self._held else 50))
-        while _drain(self._wake_pull):
+        while drain_one(self._wake_pull):
             pass
         self._take_events()
         self._read_monitor()
@@ -234,16 +221,10 @@ class ClusterServer:
             self._held.setdefault(identity, []).append(frames)
 
     def _send(self, identity: bytes, frames: list[Any]) -> str:
-        try:
-            self._clients.send_multipart([identity, *frames], zmq.NOBLOCK, copy=False)
-            return "ok"
-        except zmq.Again:
-            return "again"
-        except zmq.ZMQError as exc:
-            if exc.errno == zmq.EHOSTUNREACH:
-                self.connections.unreachable(identity, time.monotonic())
-                return "gone"
-            raise
+        result = send_now(self._clients, identity, frames)
+        if result == "gone":
+            self.connections.unreachable(identity, time.monotonic())
+        return result
 
     def _send_held(self) -> None:
         for identity in list(self._held):
@@ -399,10 +380,3 @@ class ClusterServer:
         shutil.rmtree(self._keys_dir, ignore_errors=True)
         ray.shutdown()
 
-
-def _drain(socket: zmq.Socket) -> bool:
-    try:
-        socket.recv(zmq.NOBLOCK)
-        return True
-    except zmq.Again:
-        return False
