@@ -69,7 +69,9 @@ class ClusterServer:
         public_file, secret_file = make_keys(self._keys_dir, "front-door")
         self._public, self._secret = load_secret(secret_file)
         certificate = public_file.read_text()
-        fields = {k: v for k, v in asdict(config).items() if not k.startswith("curve") and k != "insecure"}
+        # What the workers share with the front door's own settings; not its keys, and not its
+        # thread count, which each worker takes from the machine it runs on.
+        fields = {k: v for k, v in asdict(config).items() if not k.startswith("curve") and k not in ("insecure", "workers")}
         remote = ray.remote(SessionWorker).options(max_restarts=-1, max_task_retries=0, num_cpus=worker_cpus,
                                                    scheduling_strategy="SPREAD")
         self.names = [f"worker-{i + 1}" for i in range(count)]
