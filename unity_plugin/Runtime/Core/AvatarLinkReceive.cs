@@ -108,13 +108,15 @@ namespace Avbridge.Core
                 Stream.Clear();
                 SessionId = null;
                 Enqueue(new LinkEvent { Kind = LinkEventKind.Error, Code = "session_closed", Text = m.Str("message"), Message = m });
-                ThreadPool.QueueUserWorkItem(_ =>
-                {
-                    var open = Open();
-                    Interlocked.Exchange(ref _reopenOpen, Reserve(open));
-                    try { Transmit(open); }
-                    catch (AvatarLinkException ex) { Enqueue(new LinkEvent { Kind = LinkEventKind.Error, Code = ex.Code, Text = ex.Message }); }
-                });
+                ThreadPool.QueueUserWorkItem(_ => Reopen(0));
+                return;
+            }
+            if (re >= 0 && re == Interlocked.Read(ref _reopenOpen) && m.Type == "error")
+            {
+                // The new session was refused (no worker up yet: the cluster is restarting the one
+                // that died): say so, and ask again in a second while the link stays up.
+                Enqueue(new LinkEvent { Kind = LinkEventKind.Error, Code = m.Str("code"), Text = m.Str("message"), Re = re, Message = m });
+                ThreadPool.QueueUserWorkItem(_ => Reopen(1000));
                 return;
             }
             if (re == Interlocked.Read(ref _reopenHello) && m.Type == "welcome")
@@ -193,6 +195,19 @@ namespace Avbridge.Core
                     });
                 }
             }
+        }
+
+        /// <summary>Open a new session in place of a lost one, after `delayMs`.</summary>
+        void Reopen(int delayMs)
+        {
+            if (delayMs > 0) Thread.Sleep(delayMs);
+            lock (_lock) { if (_disposed) return; }
+            var socket = _socket;
+            if (socket == null || socket.State != ZmtpState.Connected || SessionId != null) return;
+            var open = Open();
+            Interlocked.Exchange(ref _reopenOpen, Reserve(open));
+            try { Transmit(open); }
+            catch (AvatarLinkException ex) { Enqueue(new LinkEvent { Kind = LinkEventKind.Error, Code = ex.Code, Text = ex.Message }); }
         }
 
         void Enqueue(LinkEvent e)

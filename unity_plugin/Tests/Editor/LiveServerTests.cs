@@ -51,6 +51,33 @@ namespace Avbridge.Tests
             return default(LinkEvent);
         }
 
+        /// <summary>Behind `serve --cluster`, the worker holding the session dies: the line ends
+        /// in error, the link hears why, opens a new session (on the restarted worker) and speaks.</summary>
+        [Test]
+        public void ASessionWhoseClusterWorkerDiesIsReplaced()
+        {
+            if (!System.IO.File.Exists("/usr/bin/pkill")) Assert.Ignore("needs pkill (Linux) to kill the Ray worker");
+            using (var server = new LiveServer(0, "--cluster local --cluster-workers 1 --cluster-cpus 2"))
+            using (var link = new AvatarLink(server.Endpoint, new AvatarLinkOptions { ClientName = "nunit", ConnectTimeoutMs = 60000, RequestTimeoutMs = 30000 }))
+            {
+                link.Connect();
+                string first = link.SessionId;
+                link.Say("The river road is longer, but the bridges still stand, and the water is low this time of year.");
+                Thread.Sleep(1500);
+                using (var kill = Process.Start(new ProcessStartInfo("/usr/bin/pkill", "-9 -f ray::SessionWorker") { UseShellExecute = false }))
+                    kill.WaitForExit(5000);
+                var seen = new List<LinkEvent>();
+                var error = WaitFor(link, e => e.Kind == LinkEventKind.Error && e.Code == "session_closed", 20000, seen);
+                StringAssert.Contains("died", error.Text);
+                Assert.IsTrue(seen.Exists(e => e.Kind == LinkEventKind.StreamEnded && e.Text == "error"), "the line ended in error first");
+                WaitFor(link, e => e.Kind == LinkEventKind.Reconnected, 60000);
+                Assert.IsNotNull(link.SessionId);
+                Assert.AreNotEqual(first, link.SessionId);
+                link.Say("Still here.");
+                Assert.AreEqual("done", WaitFor(link, e => e.Kind == LinkEventKind.StreamEnded, 20000).Text);
+            }
+        }
+
         [Test]
         public void SayPlaysAudioAndFramesOnOneTimeline()
         {
