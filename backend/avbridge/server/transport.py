@@ -54,8 +54,6 @@ class Server:
         self.config = config or ServerConfig()
         self._context = context or zmq.Context.instance()
         self._stop = threading.Event()
-        self._wake_endpoint = f"inproc://avbridge-wake-{id(self)}"
-        self._wake_lock = threading.Lock()
         self._ready = threading.Event()
         # Replies a client could not take yet (its pipe was full): retried before anything else is
         # sent to it, so a slow reader gets every answer, late, and nobody else waits.
@@ -68,10 +66,6 @@ class Server:
         self._auth = Authenticator(self._context, keys) if keys is not None else None
         self._keys = keys
         self._bind()
-        self._wake_push = self._context.socket(zmq.PUSH)
-        self._wake_push.setsockopt(zmq.LINGER, 0)
-        self._wake_push.setsockopt(zmq.SNDHWM, 1)
-        self._wake_push.connect(self._wake_endpoint)
         self.service = Service(self.config, wake=self._wake)
 
     def _bind(self) -> None:
@@ -87,9 +81,7 @@ class Server:
                 make_curve_server(mirror, self._keys)
             self.mirror_endpoint = _bind(mirror, c.mirror_endpoint)
             self._mirror = mirror
-        self._wake_pull = self._context.socket(zmq.PULL)
-        self._wake_pull.setsockopt(zmq.LINGER, 0)
-        self._wake_pull.bind(self._wake_endpoint)
+        self._waker = Waker(self._context, "server")
 
     # -- running ------------------------------------------------------------------------------
     def start(self) -> "Server":
@@ -119,7 +111,7 @@ class Server:
                 signal.signal(sig, lambda signum, frame: self._stop.set())
         poller = zmq.Poller()
         poller.register(self._router, zmq.POLLIN)
-        poller.register(self._wake_pull, zmq.POLLIN)
+        poller.register(self._waker.socket, zmq.POLLIN)
         poller.register(self._monitor, zmq.POLLIN)
         if self._mirror is not None:
             poller.register(self._mirror, zmq.POLLIN)
@@ -140,9 +132,8 @@ class Server:
         try:
             while not self._stop.is_set():
                 events = dict(poller.poll(max(1, int(timeout * 1000))))
-                if self._wake_pull in events:
-                    while drain_one(self._wake_pull):
-                        pass
+                if self._waker.socket in events:
+                    self._waker.drain()
                 if self._mirror is not None and self._mirror in events:
                     while drain_one(self._mirror):   # subscriptions: nothing to do but read them
                         pass
@@ -236,13 +227,7 @@ class Server:
             pass  # an observer that cannot keep up loses messages; the session's own client does not
 
     def _wake(self) -> None:
-        with self._wake_lock:
-            try:
-                self._wake_push.send(b"", zmq.NOBLOCK)
-            except zmq.Again:
-                pass  # a wake-up is already pending
-            except zmq.ZMQError:
-                pass  # closing
+        self._waker.wake()
 
     def _close(self) -> None:
         log.info("shutting down sessions=%d", len(self.service.sessions))
@@ -252,15 +237,47 @@ class Server:
         self.service.shutdown()
         self._router.disable_monitor()
         self._monitor.close(0)
-        with self._wake_lock:
-            self._wake_push.close(0)
-        self._wake_pull.close(0)
+        self._waker.close()
         if self._mirror is not None:
             self._mirror.close(0)
         self._router.close(200)
         if self._auth is not None:
             self._auth.stop()
         log.info("stopped")
+
+
+class Waker:
+    """Wake-ups for a loop that polls sockets: any thread calls wake(), the loop polls `socket`
+    and calls drain(). An inproc PUSH/PULL pair; one wake-up pending is enough."""
+
+    def __init__(self, context: zmq.Context, name: str) -> None:
+        endpoint = f"inproc://avbridge-wake-{name}-{id(self)}"
+        self.socket = context.socket(zmq.PULL)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.bind(endpoint)
+        self._lock = threading.Lock()          # zmq sockets are not thread-safe
+        self._push = context.socket(zmq.PUSH)
+        self._push.setsockopt(zmq.LINGER, 0)
+        self._push.setsockopt(zmq.SNDHWM, 1)
+        self._push.connect(endpoint)
+
+    def wake(self) -> None:
+        with self._lock:
+            try:
+                self._push.send(b"", zmq.NOBLOCK)
+            except zmq.Again:
+                pass  # a wake-up is already pending
+            except zmq.ZMQError:
+                pass  # closing
+
+    def drain(self) -> None:
+        while drain_one(self.socket):
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._push.close(0)
+        self.socket.close(0)
 
 
 def bind_router(context: zmq.Context, c: ServerConfig, keys: CurveKeys | None) -> tuple[zmq.Socket, str, zmq.Socket]:

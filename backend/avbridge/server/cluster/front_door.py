@@ -32,7 +32,7 @@ from avbridge.server.clients import ConnectionTracker
 from avbridge.server.cluster.routing import Forward, NoWorker, Reply, Router
 from avbridge.server.config import ServerConfig
 from avbridge.server.security import Authenticator, check_bind, server_keys
-from avbridge.server.transport import _source_fd, bind_router, drain_one, send_now
+from avbridge.server.transport import Waker, _source_fd, bind_router, send_now
 
 log = logging.getLogger("avbridge.cluster")
 
@@ -83,14 +83,7 @@ class ClusterServer:
         self._context: zmq.Context = zmq.Context.instance()
         self._auth = Authenticator(self._context, keys) if keys is not None else None
         self._clients, self.endpoint, self._monitor = bind_router(self._context, config, keys)
-        self._wake_endpoint = f"inproc://avbridge-front-door-{id(self)}"
-        self._wake_pull = self._context.socket(zmq.PULL)
-        self._wake_pull.bind(self._wake_endpoint)
-        self._wake_lock = threading.Lock()
-        self._wake_push = self._context.socket(zmq.PUSH)
-        self._wake_push.setsockopt(zmq.LINGER, 0)
-        self._wake_push.setsockopt(zmq.SNDHWM, 1)
-        self._wake_push.connect(self._wake_endpoint)
+        self._waker = Waker(self._context, "front-door")
         self._events: queue.Queue = queue.Queue()
         self._dealers: dict[tuple[bytes, str], zmq.Socket] = {}
         self._held: dict[bytes, list[list[Any]]] = {}          # replies a full pipe could not take yet
@@ -138,14 +131,13 @@ class ClusterServer:
     def _turn(self) -> None:
         poller = zmq.Poller()
         poller.register(self._clients, zmq.POLLIN)
-        poller.register(self._wake_pull, zmq.POLLIN)
+        poller.register(self._waker.socket, zmq.POLLIN)
         poller.register(self._monitor, zmq.POLLIN)
         for (identity, _), dealer in self._dealers.items():
             if identity not in self._held:          # a client that cannot take more: its workers wait
                 poller.register(dealer, zmq.POLLIN)
         events = dict(poller.poll(5 if self._held else 50))
-        while drain_one(self._wake_pull):
-            pass
+        self._waker.drain()
         self._take_events()
         self._read_monitor()
         if self._clients in events:
@@ -355,11 +347,7 @@ class ClusterServer:
             self._close_dealer(identity, worker)
 
     def _wake(self) -> None:
-        with self._wake_lock:
-            try:
-                self._wake_push.send(b"", zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass    # a wake-up is already pending, or the loop has closed
+        self._waker.wake()
 
     def _close(self) -> None:
         import ray
@@ -373,9 +361,7 @@ class ClusterServer:
             dealer.close(0)
         self._clients.disable_monitor()
         self._monitor.close(0)
-        with self._wake_lock:
-            self._wake_push.close(0)
-        self._wake_pull.close(0)
+        self._waker.close()
         self._clients.close(200)
         if self._auth is not None:
             self._auth.stop()
