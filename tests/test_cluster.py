@@ -195,3 +195,13 @@ def test_the_cluster_refuses_a_plaintext_network_bind():
                             check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "without CURVE" in result.stderr
 
+
+
+def test_with_no_worker_up_a_request_is_refused_as_busy():
+    router = Router(["worker-1"])
+    [reply] = router.from_client(b"engine", frames_of("open", 3), 1 << 20)
+    assert isinstance(reply, Reply)
+    error = decode(reply.frames)
+    assert error["code"] == "busy" and error["re"] == 3 and "no worker is up" in error["message"]
+    [reply] = router.from_client(b"engine", [b"\xc1"], 1 << 20)     # unreadable: no `re`
+    assert decode(reply.frames)["code"] == "busy" and "re" not in decode(reply.frames).fields

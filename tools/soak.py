@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from avbridge.cli.bench import ServerProcess, machine_description
+from avbridge.cli.bench import ServerProcess, descendants, machine_description
 from avbridge.client import Client, ServerError, ServerGone, SessionLost, TimedOut
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,14 +88,7 @@ def rss_mb(pid: int) -> float:
 
 def tree_rss_mb(pid: int) -> float:
     """RSS of a process and its descendants (a cluster's front door and its Ray workers)."""
-    total = rss_mb(pid)
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    for child in children:
-        total += tree_rss_mb(int(child))
-    return total
+    return sum(rss_mb(p) for p in [pid, *descendants(pid)])
 
 
 @dataclass

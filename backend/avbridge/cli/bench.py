@@ -56,6 +56,20 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (a cluster front door's Ray processes and workers), from /proc."""
+    out, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            children = [int(c) for c in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
+        except OSError:
+            children = []
+        out += children
+        todo += children
+    return out
+
+
 def machine_description() -> str:
     model = "unknown CPU"
     try:
@@ -101,16 +115,7 @@ class ServerProcess:
         self._start()
 
     def descendants(self) -> list[int]:
-        out, todo = [], [self.process.pid]
-        while todo:
-            pid = todo.pop()
-            try:
-                children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-            except OSError:
-                children = []
-            out += children
-            todo += children
-        return out
+        return descendants(self.process.pid)
 
     def kill_cluster_worker(self) -> int:
         """SIGKILL one Ray session worker of a `--cluster local` server; return its pid."""

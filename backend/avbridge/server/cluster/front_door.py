@@ -29,7 +29,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from avbridge.core.keys import load_secret, make_keys
 from avbridge.server.clients import ConnectionTracker
-from avbridge.server.cluster.routing import Forward, NoWorker, Reply, Router
+from avbridge.server.cluster.routing import Forward, Reply, Router
 from avbridge.server.config import ServerConfig
 from avbridge.server.security import Authenticator, check_bind, server_keys
 from avbridge.server.transport import Waker, _source_fd, bind_router, send_now
@@ -91,6 +91,7 @@ class ClusterServer:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
+        self._known: dict[str, str] = {}      # worker -> incarnation serving, as the monitor last saw it
         self._monitor_thread = threading.Thread(target=self._watch_workers, name="avbridge-cluster-monitor", daemon=True)
 
     # -- running -----------------------------------------------------------------------------------
@@ -99,6 +100,7 @@ class ClusterServer:
         import ray
         for name, hello in zip(self.names, ray.get([self.actors[n].hello.remote() for n in self.names], timeout=timeout)):
             self._events.put(("up", name, hello))
+            self._known[name] = hello["incarnation"]
         self._monitor_thread.start()
 
     def start(self) -> ClusterServer:
@@ -179,12 +181,7 @@ class ClusterServer:
                 return
             identity, frames = parts[0].bytes, [p.bytes for p in parts[1:]]
             self.connections.message(identity, _source_fd(parts[0]))
-            try:
-                actions = self.router.from_client(identity, frames, self.config.max_bulk_bytes)
-            except NoWorker as exc:
-                log.warning("request refused client=%s: %s", identity.hex(), exc)
-                actions = [self._busy(identity, frames, str(exc))]
-            for action in actions:
+            for action in self.router.from_client(identity, frames, self.config.max_bulk_bytes):
                 if isinstance(action, Forward) and action.opening:
                     log.info("open placed client=%s worker=%s load=%s", identity.hex(), action.worker,
                              ",".join(f"{w.name}:{w.score():.2f}" for w in self.router.workers.values()))
@@ -192,18 +189,6 @@ class ClusterServer:
                     self._to_client(action.client, action.frames)
                 else:
                     self._forward(action)
-
-    def _busy(self, identity: bytes, frames: list[bytes], why: str) -> Reply:
-        from avbridge.protocol import Message, ProtocolError, decode, encode
-        client = self.router.clients[identity]
-        fields: dict[str, Any] = {"code": "busy", "message": why}
-        try:
-            fields["re"] = decode(frames, self.config.max_bulk_bytes).seq
-        except ProtocolError:
-            pass        # unreadable: an error without `re` (SPEC 7)
-        message = Message("error", fields)
-        message.seq = client.next_seq()
-        return Reply(identity, encode(message))
 
     def _to_client(self, identity: bytes, frames: list[Any]) -> None:
         held = self._held.get(identity)
@@ -284,7 +269,7 @@ class ClusterServer:
         """Monitor thread: each worker's load, and whether the process answering is the one we
         knew. A worker that does not answer, or answers as a new process, lost its sessions."""
         import ray
-        known: dict[str, str] = {}
+        known = self._known
         while not self._stop.is_set():
             started = time.monotonic()
             calls = {name: self.actors[name].load.remote() for name in self.names}

@@ -30,12 +30,15 @@ gets an `end` with status `error` counting what was passed on, then the session 
 from __future__ import annotations
 
 import collections
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 
 from avbridge.protocol import Message, ProtocolError, decode, encode
+
+log = logging.getLogger("avbridge.cluster")
 
 _LOST_MEMORY = 10_000
 _PENDING_MEMORY = 10_000
@@ -209,8 +212,16 @@ class Router:
         try:
             message = decode(frames, max_bulk_bytes)
         except ProtocolError:
-            return [self._to(client, self._home(client), frames)]    # it answers as a single server would
-        out = self._route(client, message, frames)
+            try:
+                return [self._to(client, self._home(client), frames)]    # it answers as a single server would
+            except NoWorker as exc:   # unreadable, so an error without `re` (SPEC 7)
+                return [Reply(identity, self._encode(client, Message("error", {"code": "busy", "message": str(exc)})))]
+        try:
+            out = self._route(client, message, frames)
+        except NoWorker as exc:
+            log.warning("request refused client=%s: %s", identity.hex(), exc)
+            return [Reply(identity, self._encode(client, Message("error", {"code": "busy", "message": str(exc),
+                                                                           "re": message.seq})))]
         for action in out:
             if isinstance(action, Forward) and message.type not in _UNANSWERED:
                 sid = message.fields.get("session")
