@@ -435,6 +435,11 @@ class Session:
                                        [pcm.astype("<i2").tobytes()]))
         self.client._unanswered.append(seq)
 
+    def user_text(self, text: str) -> Message:
+        """A typed turn of a chat session (open with live="chat"); the reply comes as `reply`
+        events and lines on the session's streams."""
+        return self.client.request(Message("user_text", {"session": self.id, "text": text}))
+
     def user_face(self, time_s: float, weights: np.ndarray | None = None, head: np.ndarray | None = None) -> None:
         """Send the user's face at user time `time_s` (same clock as user_audio's offset / rate);
         weights None means the face is not tracked in this frame."""

@@ -33,6 +33,21 @@ def _server_args(p: argparse.ArgumentParser) -> None:
                    help="motion generator: procedural (default) or flow:CHECKPOINT (from `avbridge train`)")
 
 
+def _chat_args(p: argparse.ArgumentParser) -> None:
+    chat = p.add_argument_group("conversation (chat sessions: the avatar answers through a language model)")
+    chat.add_argument("--llm", default="local", metavar="MODEL",
+                      help="'local' (the bundled SmolLM2-135M-Instruct on llama.cpp, default), a GGUF file, an "
+                           "OpenAI-compatible endpoint (Ollama: http://127.0.0.1:11434/v1, llama.cpp's server: "
+                           "http://127.0.0.1:8080/v1), or 'off'; an API key comes from AVBRIDGE_LLM_API_KEY")
+    chat.add_argument("--llm-model", default="", metavar="NAME", help="the endpoint's model (default: the first it lists)")
+    chat.add_argument("--llm-timeout", type=float, default=20.0, metavar="SECONDS",
+                      help="a reply silent this long ends with reply_error (default: 20)")
+
+
+def _chat_config(args) -> dict:
+    return {"llm": args.llm, "llm_model": args.llm_model, "llm_timeout_s": args.llm_timeout}
+
+
 def _logging_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--log-format", default="text", choices=["text", "json"])
@@ -78,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     security.add_argument("--insecure", action="store_true",
                           help="serve beyond loopback without encryption or authentication (a network you trust)")
     _server_args(serve)
+    _chat_args(serve)
     _logging_args(serve)
 
     keys = sub.add_parser("keys", help="make a CURVE key pair: DIR/NAME.key (public, hand it out) and DIR/NAME.key_secret (keep it)")
@@ -289,7 +305,8 @@ def _run(args) -> int:
                               livelink=args.livelink, livelink_subject=args.livelink_subject, vmc=args.vmc,
                               vmc_names=args.vmc_names, allow_remote_outputs=args.allow_remote_outputs,
                               output_delay_s=args.output_delay, takes_dir=args.takes, play_audio=args.play_audio,
-                              curve_secret=args.curve_secret, curve_clients=args.curve_clients, insecure=args.insecure)
+                              curve_secret=args.curve_secret, curve_clients=args.curve_clients, insecure=args.insecure,
+                              **_chat_config(args))
         if args.workers:
             config.workers = args.workers
         from avbridge.core.keys import KeyFileError

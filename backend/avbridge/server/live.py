@@ -79,6 +79,7 @@ class LiveRunner:
         self._pool = pool
         self._wake = wake
         self._playout = playout_delay_s
+        self.chat: Any = None          # server.chat.ChatRunner: answers chat sessions' turns
 
     @staticmethod
     def prewarm() -> None:
@@ -97,6 +98,10 @@ class LiveRunner:
         self._pool.submit(fn, lane=LIGHT, deadline=session.clock(), key=session.id, name=name)
 
     def open(self, session: Session, mode: str, barge_in: str, barge_in_ms: int, transcripts: bool) -> None:
+        """`mode`: telepresence, listen, or chat (a listening session whose turns are answered:
+        server/chat.py; it always transcribes)."""
+        if mode == "chat":
+            mode, transcripts = "listen", True
         turns = TurnTaking(policy=barge_in, after_ms=barge_in_ms, think_after_turn=(mode == "listen"))
         listening = ListeningLayer(expressiveness=session.params.expressiveness)
         session.live = LiveState(LiveInput(mode, session.fps, turns, listening, transcripts=transcripts and mode == "listen",
@@ -149,9 +154,15 @@ class LiveRunner:
             if calibrate is not None:
                 live.input.calibrate(calibrate)
             if thinking is not None:
-                for name, fields in live.input.turns.thinking(thinking):
-                    self.event(session, name, session.now(), **fields)
+                self.think(session, thinking)
         self._task(session, apply, "live-set")
+
+    def think(self, session: Session, on: bool) -> None:
+        """The thinking look on or off, through turn-taking (in a session task)."""
+        live: LiveState = session.live
+        for name, fields in live.input.turns.thinking(on):
+            self.event(session, name, session.now(), **fields)
+            self._follow_state(session, live, name, fields)
 
     def push_audio(self, session: Session, pcm: np.ndarray, rate: int) -> None:
         live: LiveState = session.live
@@ -229,6 +240,8 @@ class LiveRunner:
             at = live.user_to_session(user_time)
             if name == "backchannel":
                 live.input.listening.nod(session.now() + 0.05, fields["text"], 1.0 if fields["text"] == "double_nod" else 0.7)
+            if name == "user_speech_start" and session.chat is not None:
+                self.chat.user_started(session)
             self.event(session, name, at, **fields)
             self._follow_state(session, live, name, fields)
         if live.input.mode == "telepresence" and len(update.mouth):
@@ -280,12 +293,21 @@ class LiveRunner:
             self.event(session, name, max(live.user_to_session(user_time), session.now()), **fields)
             log.info("transcript session=%s final=%s seconds=%.2f text=%r", session.id, fields["final"],
                      transcript.seconds, fields["text"])
-            self._wake()
+        if job.final and session.chat is not None and not session.closed:
+            if event is not None:
+                self.chat.user_turn(session, event[2]["text"])
+            else:                         # a cough, a noise: nothing to answer
+                self.think(session, False)
+        self._wake()
 
     def _barge_in(self, session: Session, live: LiveState, update, arrived: float) -> None:
         speaking = session.speaking()
         onset = next((t for name, t, _ in update.events if name == "user_speech_start"), None)
-        ends = session.interrupt(speaking.id, reason="barge-in: the user spoke", barge_in=True) if speaking is not None else []
+        # A chat reply's lines still to come go with the one being said.
+        ends = session.interrupt(None if session.chat is not None else speaking.id, reason="barge-in: the user spoke",
+                                 barge_in=True) if speaking is not None else []
+        if session.chat is not None:
+            self.chat.cancel(session, "barge-in")
         for end in ends:
             at = end["time"]
             # When the user's first word reached the server (this piece arrived at `arrived` and

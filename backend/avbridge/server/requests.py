@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from avbridge.dialogue.conversation import MAX_PERSONA_CHARS
 from avbridge.live.turns import BARGE_IN_POLICIES
 from avbridge.motion import MotionParams
 from avbridge.motion.emotion import EMOTIONS
@@ -36,6 +37,8 @@ class OpenOptions:
     barge_in: str
     barge_in_ms: int
     transcripts: bool
+    persona: str | None
+    memory: int | None
 
 
 def open_options(config: ServerConfig, m: Message, voices: tuple[str, ...], capabilities: list[str]) -> OpenOptions:
@@ -57,6 +60,14 @@ def open_options(config: ServerConfig, m: Message, voices: tuple[str, ...], capa
     if live != "off" and "live" not in capabilities:
         raise ProtocolError("bad_field", "open: live sessions need the live extra on the server "
                                          "(pip install 'avbridge[live]')")
+    if live == "chat" and "chat" not in capabilities:
+        from avbridge.dialogue.models import chat_available
+        raise ProtocolError("bad_field", f"open: this server cannot chat: {chat_available(config.llm) or 'no model'}")
+    if ("persona" in m.fields or "memory" in m.fields) and live != "chat":
+        raise ProtocolError("bad_field", "open: persona and memory belong to chat sessions (live chat)")
+    persona = m.get("persona")
+    if persona is not None and len(persona) > MAX_PERSONA_CHARS:
+        raise ProtocolError("text_too_long", f"open: persona has {len(persona)} characters; the limit is {MAX_PERSONA_CHARS}")
     barge_in = m.get("barge_in", "always")
     if barge_in not in BARGE_IN_POLICIES:
         raise ProtocolError("bad_field", f"open: unknown barge_in policy '{barge_in}'; expected {', '.join(BARGE_IN_POLICIES)}")
@@ -64,7 +75,7 @@ def open_options(config: ServerConfig, m: Message, voices: tuple[str, ...], capa
     if live != "off" and not realtime:
         raise ProtocolError("bad_field", "open: a live session runs on the clock; realtime false is not allowed with live")
     return OpenOptions(fps, voice, motion, params, realtime, m.get("idle", True), m.get("seed"), live, barge_in,
-                       m.get("barge_in_ms", 300), m.get("transcripts", True))
+                       m.get("barge_in_ms", 300), m.get("transcripts", True), persona, m.get("memory"))
 
 
 def apply_params(params: MotionParams, m: Message, type_name: str) -> None:

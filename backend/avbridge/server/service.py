@@ -52,12 +52,15 @@ _IDLE_FEED_EVERY_S = 0.05
 keeps the work off most turns of the I/O loop, whose timing is the stream's."""
 
 
-def available_capabilities() -> list[str]:
+def available_capabilities(llm: str = "off") -> list[str]:
     """The capabilities whose libraries import here (SPEC 6.2): `live` needs the live extra,
-    `emotion_auto` the emotion extra."""
+    `emotion_auto` the emotion extra, `chat` the live extra and the model `llm` names."""
+    from avbridge.dialogue.models import chat_available
     caps = list(BASE_CAPABILITIES)
     if all(importlib.util.find_spec(m) for m in ("silero_vad", "faster_whisper", "soxr", "torch")):
         caps.append("live")
+        if chat_available(llm) is None:
+            caps.append("chat")
     if importlib.util.find_spec("sentence_transformers") and importlib.util.find_spec("vaderSentiment"):
         caps.append("emotion_auto")
     from avbridge.server.portraits import portrait_available
@@ -73,7 +76,7 @@ class Service:
         self.config = config
         self.clock = clock
         self._wake = wake
-        self.capabilities = capabilities if capabilities is not None else available_capabilities()
+        self.capabilities = capabilities if capabilities is not None else available_capabilities(config.llm)
         self.clients: dict[bytes, ClientState] = {}
         self.sessions: dict[str, Session] = {}
         self._closed: collections.OrderedDict[str, None] = collections.OrderedDict()
@@ -90,6 +93,9 @@ class Service:
         from avbridge.server.live import LiveRunner
         self.live = LiveRunner(self.pool, wake, config.playout_delay_s)
         self.lines = LineRunner(config, self.pool, wake, self.live, self._emotion_of)
+        from avbridge.server.chat import ChatRunner
+        self.chat = self.live.chat = ChatRunner(config, self.pool, wake, self.queue_line, self.live.event, self.live.think,
+                                                 emotion_auto="emotion_auto" in self.capabilities)
         self.outputs = outputs_from_config(config, clock)
         self._portraits: Any = None            # server.portraits.Portraits, made on the first `portrait`
 
@@ -202,6 +208,8 @@ class Service:
                           idle_enabled=o.idle)
         if o.live != "off":
             self.live.open(session, o.live, o.barge_in, o.barge_in_ms, o.transcripts)
+        if o.live == "chat":
+            self.chat.open(session, o.persona, o.memory)
         self.sessions[session.id] = session
         client.sessions.add(session.id)
         self.outputs.open(session.id, session.created, o.fps, session.now())
@@ -219,19 +227,24 @@ class Service:
     def _on_say(self, client: ClientState, m: Message) -> list[Message]:
         session = self._session(client, m)
         text = requests.say_text(self.config, m)
-        pieces = chunk_text(normalize(text))
-        if not pieces:
-            raise ProtocolError("empty_text", "say: text has nothing to speak (no letters or digits)")
-        if len(session.pending) >= self.config.max_queued_utterances:
-            raise ProtocolError("busy", f"say: {len(session.pending)} utterances are already queued; the limit is {self.config.max_queued_utterances}")
         self._need_auto_emotion(m)
         params = session.params
         if "emotion" in m.fields or "intensity" in m.fields:
             params = type(params)(**{**params.__dict__})
             requests.apply_params(params, m, "say")
+        utt = self.queue_line(session, text, m.seq, params, m.get("utterance"))
+        return [Message("ok", {"re": m.seq, "session": session.id, "utterance": utt.id})]
+
+    def queue_line(self, session: Session, text: str, re: int, params: Any = None, utterance: str | None = None) -> Utterance:
+        """Queue a line of `text` (a `say`, or a piece of a chat reply) behind the session's others."""
+        pieces = chunk_text(normalize(text))
+        if not pieces:
+            raise ProtocolError("empty_text", "say: text has nothing to speak (no letters or digits)")
+        if len(session.pending) >= self.config.max_queued_utterances:
+            raise ProtocolError("busy", f"say: {len(session.pending)} utterances are already queued; the limit is {self.config.max_queued_utterances}")
         session.params.thinking = False        # the reply has come: eye contact again
-        utt = Utterance(id=m.get("utterance") or session.next_utterance_id(), re=m.seq, kind="say",
-                        text=text, params=params, pieces=pieces)
+        utt = Utterance(id=utterance or session.next_utterance_id(), re=re, kind="say",
+                        text=text, params=params or session.params, pieces=pieces)
         with session.lock:
             start = session.active is None
             if start:
@@ -240,7 +253,7 @@ class Service:
                 session.pending.append(utt)
         if start:
             self.lines.start(session, utt)
-        return [Message("ok", {"re": m.seq, "session": session.id, "utterance": utt.id})]
+        return utt
 
     def _on_speak_audio(self, client: ClientState, m: Message) -> list[Message]:
         session = self._session(client, m)
@@ -324,6 +337,19 @@ class Service:
         self.live.user_audio(session, np.frombuffer(m.bulk[0], dtype="<i2"), m["sample_rate"], m["offset"])
         return []
 
+    def _on_user_text(self, client: ClientState, m: Message) -> list[Message]:
+        """A typed turn of a chat session, answered like a spoken one (SPEC 8.9)."""
+        session = self._session(client, m)
+        if session.chat is None:
+            raise ProtocolError("bad_field", f"user_text: session {session.id} is not a chat session; open it with live chat")
+        text = m["text"]
+        if len(text) > self.config.max_text_chars:
+            raise ProtocolError("text_too_long", f"user_text: text has {len(text)} characters; the limit is {self.config.max_text_chars}")
+        if not any(c.isalnum() for c in text):
+            raise ProtocolError("empty_text", "user_text: text has no letters or digits")
+        self.chat.user_text(session, text.strip())
+        return [Message("ok", {"re": m.seq, "session": session.id})]
+
     def _on_user_face(self, client: ClientState, m: Message) -> list[Message]:
         session = self._live_session(client, m)
         self.live.user_face(session, np.frombuffer(m.bulk[0], dtype="<f4"), m["time"], m.get("tracked", True))
@@ -373,6 +399,8 @@ class Service:
     def _close_session(self, session: Session, why: str) -> list[Message]:
         """Close `session`; return the `end`s of lines it cut (for a client that is still there)."""
         ends = session.interrupt(reason=why)
+        if session.chat is not None and session.chat.reply is not None:
+            session.chat.reply.cancelled.set()       # its thread stops within a token
         with session.lock:
             session.closed = True
             session.outbox.clear()

@@ -114,6 +114,7 @@ class Session:
     idle_queued: bool = False              # a task to make idle frames is queued or running
     idle_layer: Callable[[Track, float], Track] | None = None   # listening on top of idle frames
     live: Any = None                       # server.live.LiveState of a live session
+    chat: Any = None                       # server.chat.ChatState of a chat session
     video: Any = None                      # server.portraits.PortraitVideo once a photo is fitted (SPEC 8.8)
 
     def __post_init__(self) -> None:

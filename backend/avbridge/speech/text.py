@@ -14,7 +14,7 @@ import unicodedata
 
 from num2words import num2words
 
-_ABBREVIATIONS = {
+ABBREVIATIONS = {
     "mr.": "mister", "mrs.": "missus", "ms.": "miz", "dr.": "doctor", "prof.": "professor",
     "st.": "saint", "sr.": "senior", "jr.": "junior", "vs.": "versus", "etc.": "et cetera",
     "e.g.": "for example", "i.e.": "that is", "approx.": "approximately", "dept.": "department",
@@ -29,7 +29,7 @@ _PUNCTUATION_MAP = str.maketrans({
 })
 
 _ABBREV_RE = re.compile(
-    r"(?<![\w.])(" + "|".join(re.escape(a) for a in sorted(_ABBREVIATIONS, key=len, reverse=True))
+    r"(?<![\w.])(" + "|".join(re.escape(a) for a in sorted(ABBREVIATIONS, key=len, reverse=True))
     + r")(?=\s|$)", re.IGNORECASE)
 _CURRENCY_RE = re.compile(r"([$£€])\s?(\d[\d,]*)(?:\.(\d{1,2}))?")
 _PERCENT_RE = re.compile(r"(-?\d[\d,]*(?:\.\d+)?)\s?%")
@@ -88,7 +88,7 @@ def normalize(text: str) -> str:
     """Spell out numbers, symbols and abbreviations; drop control characters; tidy whitespace."""
     text = unicodedata.normalize("NFKC", text).translate(_PUNCTUATION_MAP)
     text = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in text)
-    text = _ABBREV_RE.sub(lambda m: _ABBREVIATIONS[m.group(1).lower()], text)
+    text = _ABBREV_RE.sub(lambda m: ABBREVIATIONS[m.group(1).lower()], text)
     text = _CURRENCY_RE.sub(_currency, text)
     text = _PERCENT_RE.sub(lambda m: _number_text(m.group(1)) + " percent", text)
     text = _TIME_RE.sub(_time, text)
