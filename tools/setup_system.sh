@@ -1,6 +1,7 @@
 #!/bin/sh
 # System packages avbridge needs: espeak-ng (the fallback voice, loaded through its C library),
-# PulseAudio and PortAudio (live microphone input and its device test),
+# PulseAudio and PortAudio (live microphone input and its device test), cmake and a C++ compiler
+# (llama.cpp, built by pip), Chromium (the web page's browser test),
 # python3-venv where the system Python lacks the venv module, and Mono with NUnit 2 for the Unity
 # plugin's C# tests. Installs with apt-get as root or
 # through sudo; otherwise says what to install and carries on (Piper, the default voice, works
@@ -18,6 +19,11 @@ command -v nunit-console >/dev/null 2>&1 && ls /usr/lib/cli/nunit.framework-2.6*
 command -v pulseaudio >/dev/null 2>&1 && command -v paplay >/dev/null 2>&1 || need="$need pulseaudio pulseaudio-utils"
 [ -e /usr/share/alsa/alsa.conf.d/50-pulseaudio.conf ] || [ -e /etc/alsa/conf.d/50-pulseaudio.conf ] || need="$need libasound2-plugins"
 ldconfig -p 2>/dev/null | grep -q libportaudio.so.2 || need="$need libportaudio2"
+# llama-cpp-python (the chat extra's local model) builds llama.cpp from source.
+command -v cmake >/dev/null 2>&1 || need="$need cmake"
+command -v g++ >/dev/null 2>&1 || need="$need build-essential"
+# Chromium runs the web page's browser test (headless, with a fake microphone).
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     SUDO=""
