@@ -83,13 +83,12 @@ def load_chat_model(spec: str, model: str = "", timeout_s: float = 20.0, threads
 
 class OpenAIChat:
     def __init__(self, url: str, model: str = "", timeout_s: float = 20.0) -> None:
-        import httpx
         import openai
         parts = urlsplit(url)
         base = url.rstrip("/") if parts.path.strip("/") else url.rstrip("/") + "/v1"
         # No retries: a turn waits for its reply, and a retry after a timeout doubles the wait.
         self._client = openai.OpenAI(base_url=base, api_key=os.environ.get("AVBRIDGE_LLM_API_KEY") or "none",
-                                     timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)), max_retries=0)
+                                     timeout=openai.Timeout(timeout_s, connect=min(3.0, timeout_s)), max_retries=0)
         self._openai = openai
         self.url = base
         self.model = model
@@ -122,7 +121,7 @@ class OpenAIChat:
                     yield chunk.choices[0].delta.content
         except self._openai.OpenAIError as exc:
             raise ModelError(f"the model endpoint {self.url} failed mid-reply: {_why(exc)}") from exc
-        except Exception as exc:     # a dropped connection surfaces as httpx's own errors
+        except Exception as exc:     # a dropped connection surfaces as the HTTP library's own errors
             raise ModelError(f"the model endpoint {self.url} failed mid-reply: {exc.__class__.__name__}: {exc}") from exc
         finally:
             response.close()          # closing the response tells the endpoint to stop generating

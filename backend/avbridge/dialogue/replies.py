@@ -25,11 +25,13 @@ _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
 _CLAUSE_END = re.compile(r"(?:[,;:]|\s[-\u2013\u2014])(?=\s)")
 _STAGE_DIRECTION = re.compile(r"\*[^*\n]{1,60}\*|\[[^\]\n]{1,60}\]|\([^)\n]{0,40}(?:smile|laugh|sigh|nod|pause)[^)\n]{0,40}\)",
                               re.IGNORECASE)
+_BOLD = re.compile(r"(\*\*|__)(.+?)\1")
 _MARKDOWN = re.compile(r"(?m)^\s{0,3}(?:#{1,6}\s+|[-*+]\s+|\d+\.\s+|>\s*)|[*_`~]{1,3}")
 
 
 def speakable(text: str) -> str:
     """`text` without what a voice should not read out (see the module's docstring)."""
+    text = _BOLD.sub(r"\2", text)
     text = _STAGE_DIRECTION.sub(" ", text)
     text = _MARKDOWN.sub("", text)
     text = "".join(c for c in text if unicodedata.category(c) not in ("So", "Cs", "Co", "Cn"))
@@ -83,6 +85,10 @@ class ReplyPieces:
                 words = len(self._buffer[:match.start()].split())
                 if words >= FIRST_PIECE_MIN_WORDS or long:
                     return match.end()
+        if len(self._buffer) > 2 * LONG_SENTENCE_CHARS:
+            # No punctuation at all: cut at the last space before the limit rather than wait.
+            space = self._buffer.rfind(" ", 0, LONG_SENTENCE_CHARS)
+            return space if space > 0 else LONG_SENTENCE_CHARS
         return None
 
     def _abbreviation_before(self, dot: int) -> bool:

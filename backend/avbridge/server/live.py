@@ -246,6 +246,9 @@ class LiveRunner:
             self._follow_state(session, live, name, fields)
         if live.input.mode == "telepresence" and len(update.mouth):
             self._queue_puppet(session, live, update.first_frame, update.mouth, voice_head=update.head)
+        self._transcribe_next(session, live)
+
+    def _transcribe_next(self, session: Session, live: LiveState) -> None:
         job = live.input.transcript_job()
         if job is not None:
             self._pool.submit(lambda: self._transcribe(session, job), lane=HEAVY, deadline=session.clock() + (0 if job.final else 1),
@@ -293,6 +296,10 @@ class LiveRunner:
             self.event(session, name, max(live.user_to_session(user_time), session.now()), **fields)
             log.info("transcript session=%s final=%s seconds=%.2f text=%r", session.id, fields["final"],
                      transcript.seconds, fields["text"])
+        if not job.final and not session.closed:
+            # The turn may have ended while this partial was worked on, and the microphone may
+            # have stopped with it: the final transcript cannot wait for more audio.
+            self._transcribe_next(session, live)
         if job.final and session.chat is not None and not session.closed:
             if event is not None:
                 self.chat.user_turn(session, event[2]["text"])
@@ -352,7 +359,9 @@ class LiveRunner:
     def event(self, session: Session, name: str, at: float, **fields) -> None:
         """An event on whatever stream plays at `at`; dropped when none does (idle off, not speaking)."""
         with session.lock:
-            utt = session.speaking() or (session.idle.utterance if session.idle else None) \
+            # A line still waiting for its first audio has sent no stream header yet: until it
+            # is on air, events ride on the idle stream it will end.
+            utt = session.on_air() or (session.idle.utterance if session.idle else None) \
                 or (session.live.stream if session.live else None)
             if utt is None or utt.cancelled:
                 return

@@ -65,6 +65,8 @@ def open_options(config: ServerConfig, m: Message, voices: tuple[str, ...], capa
         raise ProtocolError("bad_field", f"open: this server cannot chat: {chat_available(config.llm) or 'no model'}")
     if ("persona" in m.fields or "memory" in m.fields) and live != "chat":
         raise ProtocolError("bad_field", "open: persona and memory belong to chat sessions (live chat)")
+    if live == "chat" and m.get("idle") is False:
+        raise ProtocolError("bad_field", "open: a chat session needs idle true: its events ride on the idle stream between lines")
     persona = m.get("persona")
     if persona is not None and len(persona) > MAX_PERSONA_CHARS:
         raise ProtocolError("text_too_long", f"open: persona has {len(persona)} characters; the limit is {MAX_PERSONA_CHARS}")

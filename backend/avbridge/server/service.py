@@ -210,6 +210,10 @@ class Service:
             self.live.open(session, o.live, o.barge_in, o.barge_in_ms, o.transcripts)
         if o.live == "chat":
             self.chat.open(session, o.persona, o.memory)
+        if o.live in ("listen", "chat"):
+            # Its events ride on the idle stream while it does not speak: start that stream now,
+            # ahead of any task a request of the client's queues.
+            self.lines.feed_idle(session)
         self.sessions[session.id] = session
         client.sessions.add(session.id)
         self.outputs.open(session.id, session.created, o.fps, session.now())
