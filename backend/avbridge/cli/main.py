@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avbridge", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    web = sub.add_parser("web", help="a web page to talk with the avatar (microphone or keyboard; loopback)")
+    web.add_argument("--host", default="127.0.0.1", help="address the page is served on (default: loopback)")
+    web.add_argument("--port", type=int, default=8765, help="port of the page (default: 8765; 0 picks a free one)")
+    web.add_argument("--connect", help="a running server's endpoint; default: start one in-process")
+    _server_args(web)
+    _chat_args(web)
+    _logging_args(web)
+
     serve = sub.add_parser("serve", help="run the streaming server")
     serve.add_argument("--bind", default="tcp://127.0.0.1:5570", help="ROUTER endpoint (default: loopback)")
     serve.add_argument("--mirror", default="tcp://127.0.0.1:5571", help="XPUB mirror endpoint, or 'off'")
@@ -297,6 +305,35 @@ def _serve_cluster(args, config: ServerConfig) -> int:
     return 0
 
 
+def _web(args) -> int:
+    try:
+        from avbridge.web.gateway import serve as serve_page
+    except ImportError as e:
+        print(f"avbridge web: {e.name} is missing: pip install 'avbridge[web]'", file=sys.stderr)
+        return 2
+    server = None
+    endpoint = args.connect
+    if endpoint is None:
+        from avbridge.server.transport import Server
+        server = Server(ServerConfig(endpoint="tcp://127.0.0.1:0", mirror_endpoint=None, voice=args.voice, fps=args.fps,
+                                     motion=args.motion, **_chat_config(args))).start()
+        endpoint = server.endpoint
+        if "chat" not in server.service.capabilities:
+            from avbridge.dialogue.models import chat_available
+            print(f"avbridge web: the avatar cannot chat here: {chat_available(args.llm) or 'the live extra is missing'}",
+                  file=sys.stderr)
+    try:
+        serve_page(endpoint, args.host, args.port,
+                   ready=lambda url: print(f"avbridge web: open {url} (the avatar's server: {endpoint}); Ctrl-C stops",
+                                           flush=True))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None:
+            server.stop()
+    return 0
+
+
 def _run(args) -> int:
     if args.command == "serve":
         from avbridge.server.transport import Server
@@ -321,6 +358,8 @@ def _run(args) -> int:
         server.service.engine(config.voice)   # load the voice before the first client waits on it
         server.serve_forever(handle_signals=True)
         return 0
+    if args.command == "web":
+        return _web(args)
     if args.command == "keys":
         from avbridge.core.keys import make_keys
         public, secret = make_keys(Path(args.out), args.name)

@@ -48,7 +48,8 @@ class Reply:
     cancelled: threading.Event = field(default_factory=threading.Event)
     pieces: ReplyPieces = field(default_factory=ReplyPieces)
     lines: list[Utterance] = field(default_factory=list)
-    first_text_at: float | None = None               # session time of the model's first text
+    first_delta_at: float | None = None              # session time the model's first text came (its thread)
+    first_text_at: float | None = None               # session time the session took it in
     done: bool = False
     error: str | None = None
 
@@ -90,11 +91,14 @@ class ChatRunner:
             return self._model
 
     def prewarm(self) -> None:
-        """Load the model, and the sentence-emotion model the first line would otherwise wait
-        about 3 s for, off the I/O thread."""
+        """Load the model and ask it for a token, and load the sentence-emotion model the first
+        line would otherwise wait about 3 s for, off the I/O thread."""
         def load() -> None:
             try:
-                self.model()
+                # One token through the whole path: the first request pays for imports, the
+                # connection and the model's own first pass (2.5 s of a first turn's wait, measured).
+                for _ in self.model().stream([{"role": "user", "content": "Hi"}], 1, threading.Event()):
+                    pass
                 if self._emotion_auto:
                     from avbridge.motion import text_emotion
                     text_emotion.shared().infer("Hello there.")
@@ -169,6 +173,8 @@ class ChatRunner:
         try:
             stream = self.model().stream(messages, self.config.llm_max_tokens, reply.cancelled)
             for delta in stream:
+                if reply.first_delta_at is None:
+                    reply.first_delta_at = session.now()
                 self._task(session, lambda d=delta: self._on_text(session, reply, d), "chat-text")  # type: ignore[misc]
                 if time.monotonic() > deadline:
                     log.warning("chat reply cut at llm_max_reply_s session=%s turn=%d", session.id, reply.turn)
@@ -215,6 +221,11 @@ class ChatRunner:
         else:
             self._event(session, "reply", session.now(), text=reply.pieces.text, final=True)
         self._remember(session, reply, cut=reply.cancelled.is_set())
+        log.info("chat reply session=%s turn=%d first_text_after_s=%s (from the model %s) pieces=%d chars=%d error=%s",
+                 session.id, reply.turn,
+                 f"{reply.first_text_at - reply.started:.3f}" if reply.first_text_at is not None else None,
+                 f"{reply.first_delta_at - reply.started:.3f}" if reply.first_delta_at is not None else None,
+                 reply.pieces.pieces, len(reply.pieces.text), error)
         session.chat.timings.append({"turn": reply.turn, "handed": reply.started, "first_text": reply.first_text_at,
                                      "first_line": reply.lines[0].id if reply.lines else None, "error": error})
         self._wake()

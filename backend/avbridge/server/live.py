@@ -36,6 +36,7 @@ from avbridge.motion.listening import ListeningLayer
 from avbridge.motion.visemes import MOUTH_CHANNELS
 from avbridge.perception.face import FaceObservation
 from avbridge.protocol import ProtocolError
+from avbridge.server.producers import produce_idle
 from avbridge.server.scheduler import HEAVY, LIGHT
 from avbridge.server.session import Session, Utterance
 
@@ -44,6 +45,7 @@ log = logging.getLogger("avbridge.live")
 MAX_QUEUED_AUDIO_S = 5.0          # user audio waiting for a worker beyond this is refused (busy)
 AUTO_THINKING_S = 4.0             # the thinking look after a user turn lasts until a line, or this long
 _FACE_EASE_S = 0.2
+_DRAIN_TURN = 10                  # input pieces one live-input task takes before yielding (200 ms of audio)
 
 
 @dataclass
@@ -206,7 +208,9 @@ class LiveRunner:
     def _drain(self, session: Session) -> None:
         live: LiveState = session.live
         try:
-            while not session.closed:
+            for _ in range(_DRAIN_TURN):
+                if session.closed:
+                    return
                 with live.lock:
                     if not live.queue:
                         live.draining = False
@@ -221,6 +225,9 @@ class LiveRunner:
                     live.input.push_face(item)
                     self._on_face(session, live, item)
                 self._wake()
+            # More waits: queue the rest behind the session's other tasks (a chat reply's text,
+            # a transcript), which would otherwise wait for as long as the microphone streams.
+            self._task(session, lambda: self._drain(session), "live-input")
         except Exception:   # live input failing must not take the server down
             log.exception("live input failed session=%s", session.id)
             with live.lock:
@@ -349,7 +356,8 @@ class LiveRunner:
         turns = live.input.turns
         events = turns.avatar_start() if speaking and turns.state != "speaking" else \
             turns.avatar_end() if not speaking and turns.state == "speaking" else []
-        if live.thinking_since is not None and session.now() - live.thinking_since > AUTO_THINKING_S:
+        answering = session.chat is not None and session.chat.reply is not None and not session.chat.reply.done
+        if live.thinking_since is not None and session.now() - live.thinking_since > AUTO_THINKING_S and not answering:
             events += turns.thinking(False)
         for name, fields in events:
             self.event(session, name, session.now(), **fields)
@@ -363,6 +371,12 @@ class LiveRunner:
             # is on air, events ride on the idle stream it will end.
             utt = session.on_air() or (session.idle.utterance if session.idle else None) \
                 or (session.live.stream if session.live else None)
+        if utt is None and session.realtime and session.idle_enabled and not session.closed:
+            # Between a line's end and the idle stream after it (the avatar's "state idle" falls
+            # there): start that stream now, in this session task, rather than drop the event.
+            produce_idle(session, int(np.ceil((self._playout + 0.1) * session.fps)))
+            utt = session.idle.utterance if session.idle else None
+        with session.lock:
             if utt is None or utt.cancelled:
                 return
             at = max(at, utt.start or at)          # not before the stream it rides on began
