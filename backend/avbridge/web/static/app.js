@@ -9,7 +9,8 @@ import * as THREE from 'three';
 import { GLTFLoader } from 'three';
 
 const $ = (id) => document.getElementById(id);
-const debug = window.avbridge = { ready: false, state: 'idle', events: [], mouth: [], errors: [], lines: 0, audioPieces: 0 };
+// What the page did, for people with a console open and for the browser test.
+const debug = window.avbridge = { ready: false, state: 'idle', events: [], mouth: [], errors: [], ends: [], lines: 0, audioPieces: 0, outputPeak: 0 };
 
 // -- the face ---------------------------------------------------------------------------------
 const canvas = $('face');
@@ -68,6 +69,8 @@ let offset = null;                      // context time - session time
 const offsetSamples = [];               // [context time, context time - now]
 const streams = new Map();              // utterance -> { start, fps, idle, frames: [], cut, sources: [] }
 let fps = 60, sampleRate = 22050;
+let output = null;                      // everything the page plays goes through here: its level is watched
+const level = new Float32Array(1024);
 
 function noteNow(now) {
   const t = audio.currentTime;
@@ -97,7 +100,7 @@ function playAudio(header, pcm) {
   const when = at + offset;
   const source = audio.createBufferSource();
   source.buffer = buffer;
-  source.connect(audio.destination);
+  source.connect(output);
   const late = audio.currentTime - when;
   if (late >= buffer.duration) return;
   if (late > 0) source.start(0, late); else source.start(when);
@@ -165,7 +168,11 @@ function draw(ms) {
     head.quaternion.copy(quaternion);
     head.position.set(face.pivot.x + current[56], face.pivot.y + current[57], face.pivot.z + current[58]);
     face.eyes.forEach((eye, i) => eye.rotation.set(current[60 + 2 * i] || 0, current[59 + 2 * i] || 0, 0, 'YXZ'));
-    debug.mouth.push([t, current[JAW], speaking ? 1 : 0]);
+    output.getFloatTimeDomainData(level);
+    let peak = 0;
+    for (const x of level) peak = Math.max(peak, Math.abs(x));
+    debug.outputPeak = Math.max(debug.outputPeak, peak);
+    debug.mouth.push([t, current[JAW], speaking ? 1 : 0, peak]);
     if (debug.mouth.length > 4000) debug.mouth.splice(0, 1000);
     forget(t);
   }
@@ -225,6 +232,7 @@ function connect(persona) {
       else if (m.type === 'end') {
         const s = stream(m.utterance);
         s.ended = true;
+        debug.ends.push({ utterance: m.utterance, status: m.status, time: m.time, idle: s.idle });
         if (m.status !== 'done') cut(m.utterance, m.time);
       } else if (m.type === 'error') { debug.errors.push(m.text); line('ada', m.text, 'error'); }
       return;
@@ -275,6 +283,9 @@ $('begin').onclick = async () => {
   const persona = $('persona').value.trim() || undefined;
   $('start').remove();
   audio = new AudioContext({ latencyHint: 'interactive' });
+  output = audio.createAnalyser();
+  output.fftSize = 1024;
+  output.connect(audio.destination);
   await audio.resume();
   connect(persona);
   try { await loadFace(); } catch (e) { debug.errors.push(`face: ${e}`); }
