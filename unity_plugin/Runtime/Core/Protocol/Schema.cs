@@ -58,11 +58,12 @@ namespace Avbridge.Core.Protocol
                 new string[] { "capabilities", "strs" }));
             Add(new MessageType("open", "client", 0, "",
                 new string[] {  },
-                new string[] { "fps", "float", "voice", "str", "motion", "str", "seed", "uint", "realtime", "bool", "idle", "bool", "emotion", "str", "intensity", "float", "expressiveness", "float", "live", "str", "barge_in", "str", "barge_in_ms", "uint", "transcripts", "bool" })
+                new string[] { "fps", "float", "voice", "str", "motion", "str", "seed", "uint", "realtime", "bool", "idle", "bool", "emotion", "str", "intensity", "float", "expressiveness", "float", "live", "str", "barge_in", "str", "barge_in_ms", "uint", "transcripts", "bool", "persona", "str", "memory", "uint" })
                 .Range("fps", 1, 240)
                 .Range("intensity", 0, 1)
                 .Range("expressiveness", 0, 2)
-                .Range("barge_in_ms", 0, 10000));
+                .Range("barge_in_ms", 0, 10000)
+                .Range("memory", 0, 50));
             Add(new MessageType("close", "client", 0, "",
                 new string[] { "session", "str" },
                 new string[] {  }));
@@ -91,6 +92,9 @@ namespace Avbridge.Core.Protocol
                 new string[] { "session", "str", "sample_rate", "uint", "offset", "uint" },
                 new string[] {  })
                 .Range("sample_rate", 8000, 96000));
+            Add(new MessageType("user_text", "client", 0, "",
+                new string[] { "session", "str", "text", "str" },
+                new string[] {  }));
             Add(new MessageType("user_face", "client", 1, "f32le",
                 new string[] { "session", "str", "time", "float" },
                 new string[] { "tracked", "bool" }));
