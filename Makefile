@@ -6,10 +6,14 @@ PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test test-python test-csharp test-base setup bench bench-flow train-facegood train-visemes vectors clean
+.PHONY: demo web test test-python test-csharp test-base setup bench bench-flow train-facegood train-visemes vectors clean
 
 demo: $(STAMP)
 	$(VENV)/bin/avbridge demo --out demo_out
+
+# The page to talk to the avatar: http://127.0.0.1:8765/ (Ctrl-C stops it).
+web: $(STAMP)
+	$(VENV)/bin/avbridge web $(if $(LLM),--llm $(LLM)) $(if $(LLM_MODEL),--llm-model $(LLM_MODEL))
 
 test: $(STAMP)
 	$(PY) -m mypy

@@ -39,7 +39,9 @@ class LocalEndpoint:
         self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
-             "--port", str(self.port), "--n_threads", str(threads), "--n_ctx", "2048", "--verbose", "False"],
+             "--port", str(self.port), "--n_threads", str(threads), "--n_ctx", "2048", "--verbose", "False",
+             # By default it cuts a reply short when another request comes: sessions wait instead.
+             "--interrupt_requests", "False"],
             stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + start_timeout_s
         while time.monotonic() < deadline:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import random
 import threading
 from pathlib import Path
 from typing import Any, Iterator, Protocol
@@ -144,7 +145,7 @@ class LocalChat:
             try:
                 chunks: Any = self._llama.create_chat_completion(messages=messages, stream=True,  # type: ignore[arg-type]
                                                             max_tokens=max_tokens, temperature=TEMPERATURE,
-                                                            repeat_penalty=1.15)
+                                                            repeat_penalty=1.15, seed=random.getrandbits(31))
                 for chunk in chunks:
                     if cancelled.is_set():
                         return

@@ -20,6 +20,7 @@ Modes:
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,8 @@ from avbridge.perception.vad import VoiceActivity
 
 LIVE_MODES = ("telepresence", "listen")
 PARTIAL_EVERY_S = 1.0
+PREROLL_S = 0.5                   # audio kept from before the voice-activity detector's onset
+ONSET_MARGIN_S = 0.1              # and this much before the onset it found
 MAX_TURN_S = 30.0                 # a turn longer than this is transcribed from its last 30 s
 FACE_STALE_S = 0.25               # a face older than this is lost: lips go back to the voice
 _SMILE = [INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]
@@ -78,6 +81,8 @@ class LiveInput:
         self._face_filter = OneEuroFilter(min_cutoff=2.0, beta=2.0)
         self.face: FaceObservation | None = None
         self._turn_audio: list[np.ndarray] = []
+        self._preroll: collections.deque = collections.deque()      # the last PREROLL_S of audio, for a turn's onset
+        self._preroll_samples = 0
         self._turn_start = 0.0
         self._turn = 0
         self._partial_at = 0.0
@@ -97,11 +102,16 @@ class LiveInput:
                 update.head = self.voice_head.push(update.first_frame, *self.lips.features)
         if self.vad.speaking or self._turn_audio:
             self._turn_audio.append(pcm)
+        self._preroll.append(pcm)
+        self._preroll_samples += len(pcm)
+        while self._preroll_samples - len(self._preroll[0]) >= PREROLL_S * ANALYSIS_RATE:
+            self._preroll_samples -= len(self._preroll.popleft())
         for event in self.vad.push(pcm):
             if event.kind == "start":
-                # Keep the speech from its onset: the VAD decided 64 ms in.
-                back = int((self.vad.time - event.time) * ANALYSIS_RATE)
-                recent = np.concatenate([*self._turn_audio, pcm]) if self._turn_audio else pcm
+                # Keep the speech from its onset, which the VAD decided on some pieces later (a
+                # turn's first word lost its first 50 ms, and Whisper the word, without this).
+                back = int((self.vad.time - event.time) * ANALYSIS_RATE) + int(ONSET_MARGIN_S * ANALYSIS_RATE)
+                recent = np.concatenate(self._preroll)
                 self._turn_audio = [recent[-back:]] if back > 0 else []
                 self._turn_start, self._partial_at = event.time, event.time
                 self._turn += 1

@@ -80,6 +80,8 @@ class ChatRunner:
         self._thinking = thinking           # the turn-taking thinking look, on or off
         self._model: ChatModel | None = None
         self._model_lock = threading.Lock()
+        self._warm = threading.Event()      # set once the warming request is over (or none runs)
+        self._warm.set()
 
     def model(self) -> ChatModel:
         """The model, loaded on first use (the local one takes about 0.2 s); raises ModelError."""
@@ -99,11 +101,17 @@ class ChatRunner:
                 # connection and the model's own first pass (2.5 s of a first turn's wait, measured).
                 for _ in self.model().stream([{"role": "user", "content": "Hi"}], 1, threading.Event()):
                     pass
+            except Exception:
+                log.exception("loading the chat model failed")
+            finally:
+                self._warm.set()
+            try:
                 if self._emotion_auto:
                     from avbridge.motion import text_emotion
                     text_emotion.shared().infer("Hello there.")
             except Exception:
-                log.exception("loading the chat model failed")
+                log.exception("loading the emotion model failed")
+        self._warm.clear()
         threading.Thread(target=load, name="avbridge-chat-prewarm", daemon=True).start()
 
     def open(self, session: Session, persona: str | None, memory: int | None) -> None:
@@ -170,6 +178,9 @@ class ChatRunner:
     def _generate(self, session: Session, reply: Reply, messages: list[dict[str, str]]) -> None:
         deadline = time.monotonic() + self.config.llm_max_reply_s
         error: str | None = None
+        # Not beside the warming request: an endpoint may cut one request for the next
+        # (llama-cpp-python's server does by default), and a first turn came back empty.
+        self._warm.wait(self.config.llm_timeout_s)
         try:
             stream = self.model().stream(messages, self.config.llm_max_tokens, reply.cancelled)
             for delta in stream:

@@ -366,22 +366,23 @@ class LiveRunner:
     # -- output ---------------------------------------------------------------------------------
     def event(self, session: Session, name: str, at: float, **fields) -> None:
         """An event on whatever stream plays at `at`; dropped when none does (idle off, not speaking)."""
-        with session.lock:
-            # A line still waiting for its first audio has sent no stream header yet: until it
-            # is on air, events ride on the idle stream it will end.
-            utt = session.on_air() or (session.idle.utterance if session.idle else None) \
-                or (session.live.stream if session.live else None)
-        if utt is None and session.realtime and session.idle_enabled and not session.closed:
+        for attempt in range(2):
+            with session.lock:        # found and queued under one hold: a line beginning ends idle
+                # The line heard at `at` (not one queued behind it, whose messages wait for its
+                # start). A line still waiting for its first audio has sent no stream header
+                # yet: until it is on air, events ride on the idle stream it will end.
+                utt = session.playing_at(at) or (session.idle.utterance if session.idle else None) \
+                    or (session.live.stream if session.live else None)
+                if utt is not None and not utt.cancelled:
+                    at = max(at, utt.start or at)          # not before the stream it rides on began
+                    session._queue(utt, at, session._event(utt, name, at, **fields))
+                    session.lock.notify_all()
+                    return
+            if attempt or not session.realtime or not session.idle_enabled or session.closed:
+                return
             # Between a line's end and the idle stream after it (the avatar's "state idle" falls
             # there): start that stream now, in this session task, rather than drop the event.
             produce_idle(session, int(np.ceil((self._playout + 0.1) * session.fps)))
-            utt = session.idle.utterance if session.idle else None
-        with session.lock:
-            if utt is None or utt.cancelled:
-                return
-            at = max(at, utt.start or at)          # not before the stream it rides on began
-            session._queue(utt, at, session._event(utt, name, at, **fields))
-            session.lock.notify_all()
 
     def listening_frames(self, session: Session, track: Track, start_time: float) -> Track:
         """The listening layer over idle frames starting at session time `start_time`."""
