@@ -55,12 +55,15 @@ def test_a_reply_without_punctuation_is_still_cut():
 
 
 def test_memory_keeps_the_persona_and_the_last_turns_within_bounds():
-    conversation = Conversation(persona="You are Ada.", turns=2, max_chars=200)
+    conversation = Conversation(persona="You are Ada.", turns=4, max_chars=200)
     for i in range(5):
         conversation.remember(f"question {i}", f"answer {i}")
     messages = conversation.messages("question 5")
     assert messages[0] == {"role": "system", "content": "You are Ada."}
+    # Past 4 exchanges the older half went at once: the prompt's start then stays put for turns.
     assert [m["content"] for m in messages[1:]] == ["question 3", "answer 3", "question 4", "answer 4", "question 5"]
+    conversation.remember("question 5", "answer 5")
+    assert len(conversation) == 3
     conversation.remember("long", "x" * 500)
     assert len(conversation) == 1
     conversation.remember("cut", "I was saying", cut=True)
@@ -166,8 +169,8 @@ def test_the_conversation_is_remembered_across_turns(chat_server):
             watch(session, 40, reply_done)
         conversation = chat_server.service.sessions[session.id].chat.conversation
         sent = conversation.messages("next")
-    assert len(conversation) == 2
-    assert [m["content"] for m in sent if m["role"] == "user"] == ["What did I say my name was?", "Thanks.", "next"]
+    assert len(conversation) == 1        # the third exchange went past 2: the older half went
+    assert [m["content"] for m in sent if m["role"] == "user"] == ["Thanks.", "next"]
 
 
 def test_barge_in_stops_the_speech_and_the_generation(chat_server):

@@ -162,13 +162,17 @@ def main() -> int:
                 print(f"  turn {i + 1:2d}: " + "  ".join(f"{k} {result[k] * 1000:5.0f}" for k in STAGES if k in result)
                       + f"  | {result['transcript']!r} -> {result['reply'][:60]!r}", flush=True)
                 turns.feed(np.zeros(8000, np.int16), time.monotonic())
-            typed = [turns.typed_turn("What is the best month of the year?") for _ in range(args.typed)]
+            typed = []
+            for _ in range(args.typed):
+                typed.append(turns.typed_turn("What is the best month of the year?"))
+                # An `end` arrives up to the lead (0.5 s) before its line has played out.
+                turns.feed(np.zeros(9600, np.int16), time.monotonic())
             # Baseline: the same server saying a sentence (no model, no transcript).
             baseline = []
             plain = client.open()
-            for _ in range(args.typed):
-                t0 = time.monotonic()
-                uid = plain.say_async("That is a good question, and I have an answer.")
+            for i in range(args.typed):
+                t0 = time.monotonic()     # a new sentence each time: none comes from the speech cache
+                uid = plain.say_async(f"That is question number {i + 3}, and I have an answer.")
                 for m, at in plain.stream(uid):
                     if m.type == "audio":
                         baseline.append(at - t0)

