@@ -85,7 +85,8 @@ class PageBridge:
                 offset = time.monotonic() - rtt / 2 - pong["session_time"]
                 self._now = lambda: time.monotonic() - offset
                 welcome = {"type": "ready", "session": session.id, "fps": session.fps,
-                           "sample_rate": session.sample_rate, "now": self._now()}
+                           "sample_rate": session.sample_rate, "blendshapes": client.welcome["blendshapes"],
+                           "now": self._now()}
                 self._send(json.dumps(welcome), None)
                 self._loop(client, session)
         except Exception as exc:             # tell the page; the gateway serves the others

@@ -178,7 +178,7 @@ function draw(ms) {
   }
   renderer.render(scene, camera);
 }
-let JAW = 24;
+let JAW = -1;                           // jawOpen's place in a frame, from the session's names
 
 // -- the conversation log ---------------------------------------------------------------------
 const log = $('log');
@@ -221,6 +221,7 @@ function connect(persona) {
       if (m.now !== undefined && audio) noteNow(m.now);
       if (m.type === 'ready') {
         fps = m.fps; sampleRate = m.sample_rate; debug.ready = true; debug.session = m.session;
+        JAW = m.blendshapes.indexOf('jawOpen');
         $('state').textContent = 'listening';
       } else if (m.type === 'stream') {
         const s = stream(m.utterance);
