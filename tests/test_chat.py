@@ -359,3 +359,21 @@ def test_a_server_with_the_model_off_refuses_chat_sessions():
                 client.open(live="chat")
     finally:
         server.stop()
+
+
+def test_a_new_turn_during_a_reply_replaces_it_and_its_lines_end(chat_server):
+    with Client(chat_server.endpoint, timeout=20) as client:
+        session = client.open(live="chat", barge_in="never")
+        session.user_text("Tell me a long story about a dragon and a knight, with many details.")
+        got = watch(session, 30, lambda ms: any(m.type == "audio" for m in ms))
+        session.user_text("Stop. What is your name?")
+        got += watch(session, 40, lambda ms: len([m for m in events(ms, "reply") if m.get("final")]) >= 2
+                     and reply_done(ms))
+    cancelled = [m for m in got if m.type == "end" and "chat reply cancelled: a new turn" in m.get("reason", "")]
+    assert cancelled and all(m["status"] == "interrupted" for m in cancelled)
+    transcripts = [m["text"] for m in events(got, "transcript")]
+    assert transcripts[-1] == "Stop. What is your name?"
+    # Every line of the first reply has its end: the client is never left with an open line.
+    lines = {m["utterance"] for m in got if m.type == "stream" and m.get("text")}
+    ended = {m["utterance"] for m in got if m.type == "end"}
+    assert lines <= ended

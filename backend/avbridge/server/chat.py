@@ -128,17 +128,17 @@ class ChatRunner:
     # -- turns (session tasks) ------------------------------------------------------------------
     def user_text(self, session: Session, text: str) -> None:
         """A typed turn (I/O thread): it is answered in the session's own order."""
-        def turn() -> None:
-            self._event(session, "transcript", session.now(), text=text, final=True)
-            self.user_turn(session, text)
-        self._task(session, turn, "chat-turn")
+        self._task(session, lambda: self.user_turn(session, text, typed=True), "chat-turn")
 
-    def user_turn(self, session: Session, text: str) -> None:
+    def user_turn(self, session: Session, text: str, typed: bool = False) -> None:
         chat: ChatState = session.chat
         if session.closed:
             return
-        if chat.reply is not None and not chat.reply.done:
-            self.cancel(session, "a new turn")
+        if chat.reply is not None:
+            self.cancel(session, "a new turn")     # still written, or still being said
+        if typed:
+            # After the cancel: an event queued on a line that is then cut goes with it.
+            self._event(session, "transcript", session.now(), text=text, final=True)
         if chat.carried:
             text, chat.carried = f"{chat.carried} {text}", ""
         chat.turns += 1
@@ -162,12 +162,12 @@ class ChatRunner:
         has cut the one being said already)."""
         chat: ChatState | None = session.chat
         reply = chat.reply if chat is not None else None
-        if reply is None or reply.cancelled.is_set():
+        if reply is None:
             return
         reply.cancelled.set()
         for utt in reply.lines:
-            if not utt.cancelled and utt.end_time is None:
-                session.interrupt(utt.id, reason=f"chat reply cancelled: {why}")
+            if not utt.cancelled:          # lines done and heard already are left alone by interrupt
+                session.interrupt(utt.id, reason=f"chat reply cancelled: {why}", queue_ends=True)
         if not reply.done:
             reply.done = True
             self._remember(session, reply, cut=True)

@@ -327,12 +327,13 @@ class Session:
 
     # -- interrupts (the I/O thread, or a live task on barge-in) --------------------------------
     def interrupt(self, utterance_id: str | None = None, reason: str = "interrupted by client",
-                  barge_in: bool = False) -> list[Message]:
+                  barge_in: bool = False, queue_ends: bool = False) -> list[Message]:
         """Cut every utterance still playing or to come (or only the named one) at the current
         time, drop their queued messages and queued lines, and return the `end` of each (status
         interrupted). An utterance whose `end` was already sent ahead of the clock is cut too: its
         `end` with status interrupted is the one that counts. With `barge_in`, each stopped line's
-        `barge_in` event and `end` are queued on its stream too (the caller sends none of them).""" 
+        `barge_in` event and `end` are queued on its stream too (the caller sends none of them);
+        with `queue_ends`, only its `end` (a chat reply the server itself cancelled).""" 
         with self.lock:
             now = self.now()
             candidates = list(self.begun) + [u for u in ([self.active] + list(self.pending))
@@ -350,8 +351,9 @@ class Session:
                 at, frames, samples = utt.cut
                 end = end_message(self.id, utt.id, at, "interrupted", frames, samples, utt.re, reason)
                 ends.append(end)
-                if barge_in:
-                    self._queue(utt, at, self._event(utt, "barge_in", at))
+                if barge_in or queue_ends:
+                    if barge_in:
+                        self._queue(utt, at, self._event(utt, "barge_in", at))
                     self._queue(utt, at, end)
                 else:
                     utt.end_sent = True
