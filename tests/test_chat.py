@@ -10,7 +10,6 @@ badly on purpose: a real socket and a real client library on our side, the failu
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +31,7 @@ pytest.importorskip("llama_cpp")
 def test_the_first_piece_ends_at_a_clause_and_later_ones_at_sentences():
     pieces = ReplyPieces()
     out = []
-    for token in "Well, my friend, that is a fine question. The best month is May, because it is warm. Bye".split(" "):
+    for token in ["Well,", "my", "friend,", "that", "is", "a", "fine", "question.", "The", "best", "month", "is", "May,", "because", "it", "is", "warm.", "Bye"]:
         out += pieces.push(token + " ")
     out += pieces.finish()
     assert out == ["Well, my friend,", "that is a fine question.", "The best month is May, because it is warm.", "Bye"]

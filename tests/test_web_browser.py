@@ -11,7 +11,6 @@ animation frame with the session time of the audio being heard."""
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 import wave
 from pathlib import Path
@@ -41,21 +40,14 @@ def write_wav(path: Path, pcm: np.ndarray) -> Path:
 @pytest.fixture(scope="module")
 def page_url():
     from avbridge.dialogue.local_endpoint import LocalEndpoint
-    from avbridge.web.gateway import serve
+    from avbridge.web.gateway import serve_in_thread
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is not installed: `make test` installs it (tools/setup_system.sh)")
     with LocalEndpoint() as endpoint:
         server = make_server(voice="espeak", llm=endpoint.url, llm_max_pieces=3)
-        stop, urls = threading.Event(), []
-        thread = threading.Thread(target=serve, args=(server.endpoint, "127.0.0.1", 0, urls.append, stop), daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not urls and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert urls, "the page's gateway did not start"
-        yield urls[0]
-        stop.set()
-        thread.join(10)
+        url, close = serve_in_thread(server.endpoint)
+        yield url
+        close()
         server.stop()
 
 

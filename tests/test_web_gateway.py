@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-import threading
 import time
 
 import numpy as np
@@ -20,24 +19,17 @@ pytest.importorskip("llama_cpp")
 
 @pytest.fixture(scope="module")
 def gateway():
-    from avbridge.web.gateway import serve
+    from avbridge.web.gateway import serve_in_thread
     servers = {}
 
     def start(llm: str) -> tuple:
         if llm not in servers:
             server = make_server(voice="espeak", llm=llm)
-            stop, urls = threading.Event(), []
-            thread = threading.Thread(target=serve, args=(server.endpoint, "127.0.0.1", 0, urls.append, stop), daemon=True)
-            thread.start()
-            deadline = time.monotonic() + 20
-            while not urls and time.monotonic() < deadline:
-                time.sleep(0.05)
-            servers[llm] = (server, urls[0], stop, thread)
+            servers[llm] = (server, *serve_in_thread(server.endpoint))
         return servers[llm][:2]
     yield start
-    for server, _, stop, thread in servers.values():
-        stop.set()
-        thread.join(10)
+    for server, _, close in servers.values():
+        close()
         server.stop()
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,8 +19,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from avbridge.cli.bench import machine_description  # noqa: E402
-from avbridge.dialogue.models import bundled_model_path  # noqa: E402
+from avbridge.cli.bench import machine_description
+from avbridge.dialogue.models import bundled_model_path
 
 MESSAGES = [{"role": "system", "content": "You are Ada, a friendly guide. Answer in one or two short sentences."},
             {"role": "user", "content": "What is the best month of the year?"}]
@@ -47,6 +46,23 @@ def llama(path: Path, threads: int, runs: int) -> tuple[float, list[float], list
     return load, firsts, rates
 
 
+class _TokenClock:
+    """A streamer for generate(): when the first new token came, and how many."""
+
+    def __init__(self, t0: float) -> None:
+        self.t0, self.first, self.count = t0, None, 0
+
+    def put(self, value) -> None:
+        if self.count == 0 and value.shape[-1] > 1:
+            return                                  # the prompt
+        self.count += 1
+        if self.first is None:
+            self.first = time.perf_counter() - self.t0
+
+    def end(self) -> None:
+        pass
+
+
 def transformers_gguf(path: Path, threads: int, runs: int) -> tuple[float, list[float], list[float]]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -60,23 +76,11 @@ def transformers_gguf(path: Path, threads: int, runs: int) -> tuple[float, list[
         torch.manual_seed(i)
         t0 = time.perf_counter()
         ids = tokenizer.apply_chat_template(MESSAGES, add_generation_prompt=True, return_tensors="pt")["input_ids"]
-        first: list[float] = []
-        count = [0]
-
-        class Streamer:                             # counts tokens as generate() makes them
-            def put(self, value) -> None:
-                if count[0] == 0 and value.shape[-1] > 1:
-                    return                          # the prompt
-                count[0] += 1
-                if not first:
-                    first.append(time.perf_counter() - t0)
-
-            def end(self) -> None:
-                pass
-        model.generate(input_ids=ids, max_new_tokens=MAX_TOKENS, do_sample=True, temperature=0.6, streamer=Streamer())
-        if i and first:
-            firsts.append(first[0])
-            rates.append((count[0] - 1) / max(1e-6, time.perf_counter() - t0 - first[0]))
+        streamer = _TokenClock(t0)
+        model.generate(input_ids=ids, max_new_tokens=MAX_TOKENS, do_sample=True, temperature=0.6, streamer=streamer)
+        if i and streamer.first is not None:
+            firsts.append(streamer.first)
+            rates.append((streamer.count - 1) / max(1e-6, time.perf_counter() - t0 - streamer.first))
     return load, firsts, rates
 
 

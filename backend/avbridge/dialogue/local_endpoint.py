@@ -63,7 +63,7 @@ class LocalEndpoint:
         self.process.wait(10)
         self._log.close()
 
-    def __enter__(self) -> "LocalEndpoint":
+    def __enter__(self) -> LocalEndpoint:
         return self
 
     def __exit__(self, *exc) -> None:

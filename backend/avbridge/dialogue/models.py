@@ -24,8 +24,9 @@ import logging
 import os
 import random
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 log = logging.getLogger("avbridge.dialogue")

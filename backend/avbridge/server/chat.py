@@ -27,8 +27,9 @@ import copy
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from avbridge.dialogue.conversation import Conversation
 from avbridge.dialogue.models import ChatModel, ModelError, load_chat_model

@@ -33,6 +33,7 @@ import queue
 import struct
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,22 @@ def serve(endpoint: str, host: str = "127.0.0.1", port: int = 8765, ready: Any =
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def serve_in_thread(endpoint: str, host: str = "127.0.0.1", port: int = 0,
+                    timeout_s: float = 20.0) -> tuple[str, Callable[[], None]]:
+    """Serve the page on a thread of its own (an application embedding it, the tests): its URL,
+    and a function that stops it."""
+    stop, urls = threading.Event(), queue.Queue()   # type: ignore[var-annotated]
+    thread = threading.Thread(target=serve, args=(endpoint, host, port, urls.put, stop), name="avbridge-web", daemon=True)
+    thread.start()
+    try:
+        url = urls.get(timeout=timeout_s)
+    except queue.Empty:
+        stop.set()
+        raise RuntimeError(f"the page's gateway did not start within {timeout_s:g} s") from None
+
+    def close() -> None:
+        stop.set()
+        thread.join(10)
+    return url, close
