@@ -124,3 +124,27 @@ def test_a_server_that_cannot_chat_says_so(gateway):
                            lambda got: any(m.get("type") == "error" for m in got if isinstance(m, dict))))
     errors = [m["text"] for m in got if isinstance(m, dict) and m.get("type") == "error"]
     assert errors and "cannot chat" in errors[0]
+
+
+def test_avbridge_web_serves_the_page_until_interrupted():
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from avbridge.dialogue.local_endpoint import free_port
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "avbridge", "web", "--port", str(port), "--voice", "espeak",
+                                "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    # (stderr apart: the models' progress bars, written from another thread, could split the line)
+    try:
+        line = process.stdout.readline()
+        assert f"open http://127.0.0.1:{port}/" in line, line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            assert b"/static/app.js" in page.read()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stdout.close()

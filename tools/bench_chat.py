@@ -150,7 +150,8 @@ def main() -> int:
     server = Server(ServerConfig(endpoint="tcp://127.0.0.1:0", mirror_endpoint=None, voice=args.voice, llm=args.llm)).start()
     try:
         with Client(server.endpoint, timeout=30) as client:
-            time.sleep(3.0)                      # the server warms its models (as `avbridge web` has by the first turn)
+            server.service.chat.prewarm()        # as `avbridge web` does at start
+            time.sleep(3.0)
             session = client.open(live="chat")
             rtt, pong = client.ping(session.id)
             turns = Turns(session, time.monotonic() - rtt / 2 - pong["session_time"])

@@ -322,10 +322,16 @@ def _web(args) -> int:
             from avbridge.dialogue.models import chat_available
             print(f"avbridge web: the avatar cannot chat here: {chat_available(args.llm) or 'the live extra is missing'}",
                   file=sys.stderr)
+
+    def ready(url: str) -> None:
+        print(f"avbridge web: open {url} (the avatar's server: {endpoint}); Ctrl-C stops", flush=True)
+        # Then warm the model, so the page's first question does not wait for it. Not before:
+        # llama-cpp-python points this process's stdout at /dev/null while it loads a model,
+        # and the line above went missing when the two met.
+        if server is not None and "chat" in server.service.capabilities:
+            server.service.chat.prewarm()
     try:
-        serve_page(endpoint, args.host, args.port,
-                   ready=lambda url: print(f"avbridge web: open {url} (the avatar's server: {endpoint}); Ctrl-C stops",
-                                           flush=True))
+        serve_page(endpoint, args.host, args.port, ready=ready)
     except KeyboardInterrupt:
         pass
     finally:

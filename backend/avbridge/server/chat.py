@@ -83,6 +83,7 @@ class ChatRunner:
         self._model_lock = threading.Lock()
         self._warm = threading.Event()      # set once the warming request is over (or none runs)
         self._warm.set()
+        self._warming_started = False
 
     def model(self) -> ChatModel:
         """The model, loaded on first use (the local one takes about 0.2 s); raises ModelError."""
@@ -94,6 +95,14 @@ class ChatRunner:
             return self._model
 
     def prewarm(self) -> None:
+        """Called by the first chat session's open (a server nobody chats with loads nothing:
+        the models take about 500 MB), or at start by `avbridge web`, which serves only chat."""
+        if self._warming_started:
+            return
+        self._warming_started = True
+        self._prewarm()
+
+    def _prewarm(self) -> None:
         """Load the model and ask it for a token, and load the sentence-emotion model the first
         line would otherwise wait about 3 s for, off the I/O thread."""
         def load() -> None:
@@ -116,6 +125,7 @@ class ChatRunner:
         threading.Thread(target=load, name="avbridge-chat-prewarm", daemon=True).start()
 
     def open(self, session: Session, persona: str | None, memory: int | None) -> None:
+        self.prewarm()
         conversation = Conversation()
         if persona:
             conversation.persona = persona

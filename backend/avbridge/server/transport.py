@@ -127,8 +127,6 @@ class Server:
                  self.config.voice, self.config.fps)
         if "live" in self.service.capabilities:
             self.service.live.prewarm()
-        if "chat" in self.service.capabilities:
-            self.service.chat.prewarm()
         self._ready.set()
         timeout = 0.05
         try:
