@@ -134,8 +134,11 @@ def test_avbridge_web_serves_the_page_until_interrupted():
 
     from avbridge.dialogue.local_endpoint import free_port
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "avbridge", "web", "--port", str(port), "--voice", "espeak",
-                                "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    # Started with SIGINT ignored, as under some test runners and service managers: Ctrl-C must
+    # still stop it (it did not, once Ray had run in the same pytest process).
+    process = subprocess.Popen(["sh", "-c", 'trap "" INT; exec "$0" -m avbridge web --port "$1" --voice espeak '
+                                "--log-level warning", sys.executable, str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     # (stderr apart: the models' progress bars, written from another thread, could split the line)
     try:
         line = process.stdout.readline()

@@ -330,6 +330,14 @@ def _web(args) -> int:
         # and the line above went missing when the two met.
         if server is not None and "chat" in server.service.capabilities:
             server.service.chat.prewarm()
+    import signal
+
+    def stop(signum, frame) -> None:
+        raise KeyboardInterrupt
+    # Ctrl-C and a service manager's SIGTERM both stop it cleanly, even when the parent process
+    # started it with SIGINT ignored (which Python would otherwise keep).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
     try:
         serve_page(endpoint, args.host, args.port, ready=ready)
     except KeyboardInterrupt:

@@ -203,7 +203,7 @@ def serve(endpoint: str, host: str = "127.0.0.1", port: int = 8765, ready: Any =
     from aiohttp import web
 
     async def main() -> None:
-        runner = web.AppRunner(make_app(endpoint), access_log=None)
+        runner = web.AppRunner(make_app(endpoint), access_log=None, shutdown_timeout=2.0)   # open pages do not hold a stop up
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
