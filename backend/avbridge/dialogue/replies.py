@@ -92,5 +92,6 @@ class ReplyPieces:
         return None
 
     def _abbreviation_before(self, dot: int) -> bool:
-        word = self._buffer[:dot + 1].split()[-1].lower() if self._buffer[:dot + 1].split() else ""
+        words = self._buffer[:dot + 1].split()
+        word = words[-1].lower() if words else ""
         return word in ABBREVIATIONS or bool(re.fullmatch(r"(?:[a-z]\.)+", word))

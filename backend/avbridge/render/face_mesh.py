@@ -19,12 +19,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ASSET = Path(__file__).with_name("arkit_face.npz")
-_NECK_PIVOT = np.array([0.0, -0.07, -0.06])
+NECK_PIVOT = np.array([0.0, -0.07, -0.06])
 _LIGHT = np.array([0.35, 0.45, 1.0]) / np.linalg.norm([0.35, 0.45, 1.0])
 _SKIN = np.array([226, 190, 168], np.float64)
 _BACKGROUND = (34, 36, 44)
-_EYE_RADIUS = 0.0115
-_IRIS_RADIUS = 0.0055
+EYE_RADIUS = 0.0115
+IRIS_RADIUS = 0.0055
 
 
 class FaceMesh:
@@ -46,7 +46,7 @@ class FaceMesh:
         translation = np.asarray(head[4:7], np.float64)
 
         def place(points: np.ndarray) -> np.ndarray:
-            return (points - _NECK_PIVOT) @ rotation.T + _NECK_PIVOT + translation
+            return (points - NECK_PIVOT) @ rotation.T + NECK_PIVOT + translation
 
         pixels_per_metre = canvas / 0.24
 
@@ -74,15 +74,15 @@ class FaceMesh:
 
     def _draw_eyes(self, draw, place, project, gaze, rotation, pixels_per_metre) -> None:
         for eye, (yaw, pitch) in zip(self.eye_centres, ((gaze[0], gaze[1]), (gaze[2], gaze[3]))):
-            centre = place(eye[None, :] - np.array([0, 0, _EYE_RADIUS * 0.6]))[0]
+            centre = place(eye[None, :] - np.array([0, 0, EYE_RADIUS * 0.6]))[0]
             cx, cy = project(centre[None, :])[0]
-            r = _EYE_RADIUS * pixels_per_metre
+            r = EYE_RADIUS * pixels_per_metre
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(236, 232, 226))
             # The iris sits on the eyeball where the gaze points (yaw > 0: the face's left; pitch > 0: down).
             direction = np.array([np.sin(yaw) * np.cos(pitch), -np.sin(pitch), np.cos(yaw) * np.cos(pitch)])
-            iris = centre + rotation @ direction * _EYE_RADIUS * 0.85
+            iris = centre + rotation @ direction * EYE_RADIUS * 0.85
             ix, iy = project(iris[None, :])[0]
-            ir = _IRIS_RADIUS * pixels_per_metre
+            ir = IRIS_RADIUS * pixels_per_metre
             draw.ellipse([ix - ir, iy - ir, ix + ir, iy + ir], fill=(72, 96, 120))
             draw.ellipse([ix - ir * 0.45, iy - ir * 0.45, ix + ir * 0.45, iy + ir * 0.45], fill=(12, 12, 16))
 

@@ -23,6 +23,7 @@ thread only reads the model's stream and hands each piece over.
 
 from __future__ import annotations
 
+import collections
 import copy
 import logging
 import threading
@@ -65,7 +66,7 @@ class ChatState:
     turns: int = 0
     reply: Reply | None = None
     carried: str = ""         # a turn the user went on with before its reply was said
-    timings: list[dict] = field(default_factory=list)   # per reply, for benchmarks and logs
+    timings: collections.deque = field(default_factory=lambda: collections.deque(maxlen=100))   # the last replies', for logs and tests
 
 
 class ChatRunner:
@@ -170,20 +171,29 @@ class ChatRunner:
 
     def cancel(self, session: Session, why: str) -> None:
         """Stop the reply in progress: the model's stream and the lines not yet said (a barge-in
-        has cut the one being said already)."""
+        has cut the one being said already). A reply written and heard whole is left alone."""
         chat: ChatState | None = session.chat
         reply = chat.reply if chat is not None else None
         if reply is None:
             return
         reply.cancelled.set()
+        stopped = []
         for utt in reply.lines:
             if not utt.cancelled:          # lines done and heard already are left alone by interrupt
-                session.interrupt(utt.id, reason=f"chat reply cancelled: {why}", queue_ends=True)
+                stopped += session.interrupt(utt.id, reason=f"chat reply cancelled: {why}", queue_ends=True)
         if not reply.done:
             reply.done = True
             self._remember(session, reply, cut=True)
             self._event(session, "reply", session.now(), text=reply.pieces.text, final=True)
-        log.info("chat reply cancelled session=%s turn=%d why=%s", session.id, reply.turn, why)
+        elif not stopped:
+            return
+        log.info("chat reply cancelled session=%s turn=%d why=%s lines=%d", session.id, reply.turn, why, len(stopped))
+
+    def close(self, session: Session) -> None:
+        """The session is closing: its reply's thread stops within a token (its lines go with the
+        session's own interrupt)."""
+        if session.chat.reply is not None:
+            session.chat.reply.cancelled.set()
 
     # -- the model's thread -----------------------------------------------------------------------
     def _generate(self, session: Session, reply: Reply, messages: list[dict[str, str]]) -> None:
@@ -213,6 +223,8 @@ class ChatRunner:
     def _on_text(self, session: Session, reply: Reply, delta: str) -> None:
         if reply.done or session.closed or session.chat.reply is not reply:
             return
+        if reply.pieces.pieces >= self.config.llm_max_pieces:
+            return        # text the model wrote before it saw the cut: not said, not reported
         if reply.first_text_at is None:
             reply.first_text_at = session.now()
         self._event(session, "reply", session.now(), text=delta, final=False)

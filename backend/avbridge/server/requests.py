@@ -101,10 +101,10 @@ def apply_params(params: MotionParams, m: Message, type_name: str) -> None:
 
 
 def say_text(config: ServerConfig, m: Message) -> str:
-    """The text of a `say`, checked. Characters are Unicode code points (SPEC 6.1)."""
+    """The text of a `say` or a `user_text`, checked. Characters are Unicode code points (SPEC 6.1)."""
     text = m["text"]
     if len(text) > config.max_text_chars:
-        raise ProtocolError("text_too_long", f"say: text has {len(text)} characters; the limit is {config.max_text_chars}")
+        raise ProtocolError("text_too_long", f"{m.type}: text has {len(text)} characters; the limit is {config.max_text_chars}")
     if not text.strip():
-        raise ProtocolError("empty_text", "say: text is empty")
+        raise ProtocolError("empty_text", f"{m.type}: text is empty")
     return text

@@ -346,9 +346,7 @@ class Service:
         session = self._session(client, m)
         if session.chat is None:
             raise ProtocolError("bad_field", f"user_text: session {session.id} is not a chat session; open it with live chat")
-        text = m["text"]
-        if len(text) > self.config.max_text_chars:
-            raise ProtocolError("text_too_long", f"user_text: text has {len(text)} characters; the limit is {self.config.max_text_chars}")
+        text = requests.say_text(self.config, m)
         if not any(c.isalnum() for c in text):
             raise ProtocolError("empty_text", "user_text: text has no letters or digits")
         self.chat.user_text(session, text.strip())
@@ -403,8 +401,8 @@ class Service:
     def _close_session(self, session: Session, why: str) -> list[Message]:
         """Close `session`; return the `end`s of lines it cut (for a client that is still there)."""
         ends = session.interrupt(reason=why)
-        if session.chat is not None and session.chat.reply is not None:
-            session.chat.reply.cancelled.set()       # its thread stops within a token
+        if session.chat is not None:
+            self.chat.close(session)
         with session.lock:
             session.closed = True
             session.outbox.clear()

@@ -314,10 +314,9 @@ class Session:
     def playing_at(self, t: float) -> Utterance | None:
         """The line heard at session time `t`, else the next one to be (on air, not cut)."""
         with self.lock:
-            lines = [u for u in [*self.begun, self.active] if u is not None and u.start is not None
-                     and not u.cancelled and (u.end_time is None or u.end_time > t)]
-            playing = [u for u in lines if u.start is not None and u.start <= t]
-            return playing[0] if playing else min(lines, key=lambda u: u.start or 0.0, default=None)
+            lines = sorted((u for u in [*self.begun, self.active] if u is not None and u.start is not None
+                            and not u.cancelled and (u.end_time is None or u.end_time > t)), key=lambda u: u.start)
+            return next((u for u in lines if u.start <= t), lines[0] if lines else None)
 
     def ahead_of_clock(self, utt: Utterance) -> float:
         """Seconds by which `utt`'s produced media runs past the session clock (0 if not started)."""

@@ -18,7 +18,7 @@ import functools
 import numpy as np
 
 from avbridge.core.arkit import ARKIT_BLENDSHAPES
-from avbridge.render.face_mesh import _EYE_RADIUS, _IRIS_RADIUS, _NECK_PIVOT, FaceMesh
+from avbridge.render.face_mesh import EYE_RADIUS, IRIS_RADIUS, NECK_PIVOT, FaceMesh
 
 _FLOAT, _UINT = 5126, 5125                 # glTF component types
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
@@ -70,8 +70,8 @@ def glb() -> bytes:
                   extras={"targetNames": list(ARKIT_BLENDSHAPES)})
     material = g.Material(name="skin", pbrMetallicRoughness=g.PbrMetallicRoughness(
         baseColorFactor=[0.886, 0.745, 0.659, 1.0], metallicFactor=0.0, roughnessFactor=0.65), doubleSided=False)
-    extras = {"eyeCentres": mesh.eye_centres.tolist(), "eyeRadius": _EYE_RADIUS, "irisRadius": _IRIS_RADIUS,
-              "neckPivot": _NECK_PIVOT.tolist(), "source": "ARKit reference blendshapes (render/arkit_face.npz)"}
+    extras = {"eyeCentres": mesh.eye_centres.tolist(), "eyeRadius": EYE_RADIUS, "irisRadius": IRIS_RADIUS,
+              "neckPivot": NECK_PIVOT.tolist(), "source": "ARKit reference blendshapes (render/arkit_face.npz)"}
     gltf = g.GLTF2(asset=g.Asset(version="2.0", generator="avbridge"), scene=0,
                    scenes=[g.Scene(nodes=[0], extras=extras)], nodes=[g.Node(name="face", mesh=0)],
                    meshes=[face], materials=[material], accessors=accessors, bufferViews=views,

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from avbridge.client import Client, ServerError, SessionLost
+from avbridge.dialogue.conversation import MAX_PERSONA_CHARS
 from avbridge.protocol import Message
 from avbridge.web.face_gltf import glb
 
@@ -54,17 +55,17 @@ MAX_TEXT_CHARS = 2000
 class PageBridge:
     """One page's chat session, on a thread that owns the client."""
 
-    def __init__(self, endpoint: str, send: Any, persona: str | None = None) -> None:
+    def __init__(self, endpoint: str, send: Any) -> None:
         self._endpoint = endpoint
         self._send = send                      # thread-safe: (text: str | None, binary: bytes | None)
         self._inbox: queue.Queue = queue.Queue()
-        self._persona = persona
+        self._persona: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="avbridge-web-page", daemon=True)
 
     def start(self, persona: str | None) -> None:
         if persona:
-            self._persona = persona[:4000]
+            self._persona = persona[:MAX_PERSONA_CHARS]
         self._thread.start()
 
     def put(self, item: tuple[str, Any]) -> None:
@@ -89,12 +90,12 @@ class PageBridge:
                            "sample_rate": session.sample_rate, "blendshapes": client.welcome["blendshapes"],
                            "now": self._now()}
                 self._send(json.dumps(welcome), None)
-                self._loop(client, session)
+                self._loop(session)
         except Exception as exc:             # tell the page; the gateway serves the others
             log.warning("page session failed: %s", exc)
             self._send(json.dumps({"type": "error", "text": f"{exc.__class__.__name__}: {exc}"}), None)
 
-    def _loop(self, client: Client, session: Any) -> None:
+    def _loop(self, session: Any) -> None:
         try:
             while not self._stop.is_set():
                 self._take_inbox(session)
